@@ -1,0 +1,180 @@
+"""Run-time settings: offline or online, quick or full, seeds, device, cache folder.
+
+Introduced in lesson 00 (``ftlab.setup()`` opens every lesson).
+
+Environment variables:
+    FTLAB_OFFLINE: ``1`` forces offline mode, ``0`` forces online; unset means a network
+        probe that answers within 2 s (never a library's minutes of retries).
+    FTLAB_QUICK: ``1`` shrinks data and steps so a lesson runs in about a minute (CI uses it).
+    FTLAB_CACHE: where downloads and feature caches live (default ``~/.cache/ftlab``).
+    FTLAB_SEED: global seed (default 42).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+_PROBE_HOSTS = (("storage.googleapis.com", 443), ("github.com", 443))
+_offline_probe_result: bool | None = None
+
+
+def _env_flag(name: str) -> bool | None:
+    value = os.environ.get(name, "").strip().lower()
+    if value in _TRUE:
+        return True
+    if value in _FALSE:
+        return False
+    return None
+
+
+def _probe_offline(timeout: float = 2.0) -> bool:
+    """True when none of the download hosts answers a TCP connect within ``timeout`` seconds."""
+    global _offline_probe_result
+    if _offline_probe_result is None:
+        reachable = False
+        for host, port in _PROBE_HOSTS:
+            try:
+                with socket.create_connection((host, port), timeout=timeout / len(_PROBE_HOSTS)):
+                    reachable = True
+                    break
+            except OSError:
+                continue
+        _offline_probe_result = not reachable
+    return _offline_probe_result
+
+
+def is_offline() -> bool:
+    """Whether to use the bundled, offline data and weights.
+
+    ``FTLAB_OFFLINE`` decides when set; otherwise a TCP probe (≤ 2 s, remembered) does.
+    """
+    flag = _env_flag("FTLAB_OFFLINE")
+    return _probe_offline() if flag is None else flag
+
+
+def is_quick() -> bool:
+    """Whether quick mode (small data, few steps; what CI runs) is on (``FTLAB_QUICK=1``)."""
+    return bool(_env_flag("FTLAB_QUICK"))
+
+
+def quick_or(quick_value, full_value):
+    """Pick the quick-mode value or the full one.
+
+    Example:
+        >>> quick_or(2, 10) in (2, 10)
+        True
+    """
+    return quick_value if is_quick() else full_value
+
+
+def cache_dir(*parts: str) -> Path:
+    """The ftlab cache folder (``FTLAB_CACHE`` or ``~/.cache/ftlab``), created if missing."""
+    root = Path(os.environ.get("FTLAB_CACHE") or Path.home() / ".cache" / "ftlab")
+    path = root.joinpath(*parts)
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def default_seed() -> int:
+    return int(os.environ.get("FTLAB_SEED", "42"))
+
+
+def seed_everything(seed: int | None = None) -> int:
+    """Seed Python, NumPy and (if loaded or installed) Keras/TensorFlow. Returns the seed."""
+    seed = default_seed() if seed is None else int(seed)
+    random.seed(seed)
+    os.environ.setdefault("PYTHONHASHSEED", str(seed))
+    import numpy as np
+
+    np.random.seed(seed)
+    try:
+        import keras
+
+        keras.utils.set_random_seed(seed)
+    except ImportError:
+        pass
+    return seed
+
+
+@dataclass
+class DeviceReport:
+    """What the lesson runs on."""
+
+    gpus: list
+    mixed_precision: bool
+    distribution: str
+    cpu_count: int
+
+    @property
+    def kind(self) -> str:
+        return f"GPU ×{len(self.gpus)}" if self.gpus else "CPU"
+
+    def __str__(self) -> str:
+        mp = "mixed_float16" if self.mixed_precision else "float32"
+        return f"device: {self.kind} ({self.cpu_count} CPU cores), precision: {mp}, {self.distribution}"
+
+
+def device_report(enable_mixed_precision: bool = True) -> DeviceReport:
+    """Look at the accelerators; on a GPU switch Keras to mixed precision (float16 compute).
+
+    With more than one GPU it names ``tf.distribute.MirroredStrategy`` as the way to use them
+    (see :func:`distribution_strategy`); ftlab never runs a home-made data-parallel loop.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    import keras
+    import tensorflow as tf
+
+    gpus = tf.config.list_physical_devices("GPU")
+    mixed = False
+    if gpus and enable_mixed_precision:
+        keras.mixed_precision.set_global_policy("mixed_float16")
+        mixed = True
+    distribution = "MirroredStrategy available" if len(gpus) > 1 else "single device"
+    return DeviceReport(gpus=[g.name for g in gpus], mixed_precision=mixed,
+                        distribution=distribution, cpu_count=os.cpu_count() or 1)
+
+
+def distribution_strategy():
+    """``tf.distribute.MirroredStrategy`` when several GPUs are visible, else the default one.
+
+    Build and compile models inside ``with distribution_strategy().scope():``.
+    """
+    import tensorflow as tf
+
+    if len(tf.config.list_physical_devices("GPU")) > 1:
+        return tf.distribute.MirroredStrategy()
+    return tf.distribute.get_strategy()
+
+
+def setup(seed: int | None = None, verbose: bool = True) -> dict:
+    """Open a lesson: seed everything, report offline/quick mode and the device.
+
+    Args:
+        seed: global seed (default ``FTLAB_SEED`` or 42).
+        verbose: print one line per setting.
+
+    Returns:
+        dict with ``offline``, ``quick``, ``seed`` and ``device``.
+
+    Example:
+        >>> info = ftlab.setup()  # doctest: +SKIP
+        ftlab 0.1.0 · mode: OFFLINE (bundled weights and data) · QUICK ...
+    """
+    import ftlab
+
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    offline, quick = is_offline(), is_quick()
+    seed = seed_everything(seed)
+    report = device_report()
+    if verbose:
+        mode = "OFFLINE (bundled weights and data)" if offline else "ONLINE (real datasets and models)"
+        size = "QUICK (small data, few steps)" if quick else "FULL"
+        print(f"ftlab {ftlab.__version__} · mode: {mode} · {size} · seed {seed}")
+        print(report)
+    return {"offline": offline, "quick": quick, "seed": seed, "device": report}
