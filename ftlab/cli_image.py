@@ -1,0 +1,191 @@
+"""Image sub-commands of the ``ftlab`` CLI: ``predict``, ``finetune``, ``evaluate``.
+
+Introduced in lesson 00 ("Your own photos"). Import-light: TensorFlow loads inside the handlers.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from ftlab.errors import DataError
+
+
+def register(subparsers) -> None:
+    from ftlab.cli import add_json_flag
+
+    p = subparsers.add_parser("predict", help="top-k ImageNet classes of images (bundled EfficientNet-Lite0)",
+                              description="Print the ImageNet top-k classes of each image.")
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, ...)")
+    p.add_argument("--top", type=int, default=5, help="how many classes per image (default 5)")
+    add_json_flag(p)
+    p.set_defaults(handler=predict_command)
+
+    f = subparsers.add_parser(
+        "finetune", help="fine-tune a pretrained backbone on a folder of class sub-folders",
+        description="Phase 1 trains a head on cached frozen features; phase 2 fine-tunes the top blocks "
+                    "with a 10x lower learning rate and keeps it only if it beats phase 1 on validation.")
+    f.add_argument("--data", required=True, metavar="DIR", help="folder with one sub-folder of images per class")
+    group = f.add_mutually_exclusive_group()
+    group.add_argument("--val", metavar="DIR", help="validation folder with the same class sub-folders")
+    group.add_argument("--val-split", type=float, default=0.2, metavar="F",
+                       help="share of --data held out for validation, stratified (default 0.2)")
+    f.add_argument("--backbone", default="efficientnet_lite0", metavar="NAME",
+                   help="backbone name (default efficientnet_lite0, bundled; see `ftlab backbones`)")
+    f.add_argument("--size", type=int, default=224, metavar="PX", help="input size in pixels (default 224)")
+    f.add_argument("--epochs", type=int, default=3, metavar="N", help="fine-tuning epochs of phase 2 (default 3; 0 = head only)")
+    f.add_argument("--head-epochs", type=int, default=30, metavar="N", help="max head epochs of phase 1 (default 30, early stopping)")
+    f.add_argument("--unfreeze", type=int, default=2, metavar="K", help="top blocks trained in phase 2 (default 2)")
+    f.add_argument("--class-weight", choices=["none", "balanced"], default="none", help="weight classes by inverse frequency")
+    f.add_argument("--batch-size", type=int, default=32, metavar="N", help="batch size (default 32)")
+    f.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
+    f.add_argument("--out", metavar="FILE", help="save the classifier here (.keras)")
+    add_json_flag(f)
+    f.set_defaults(handler=finetune_command)
+
+    e = subparsers.add_parser("evaluate", help="metrics of a saved classifier on a folder of class sub-folders")
+    e.add_argument("--model", required=True, metavar="FILE", help="a .keras file written by `ftlab finetune --out`")
+    e.add_argument("--data", required=True, metavar="DIR", help="folder with one sub-folder of images per class")
+    e.add_argument("--batch-size", type=int, default=32, metavar="N")
+    add_json_flag(e)
+    e.set_defaults(handler=evaluate_command)
+
+    b = subparsers.add_parser("backbones", help="list the backbones ftlab can build")
+    add_json_flag(b)
+    b.set_defaults(handler=backbones_command)
+
+
+class ProgressBar:
+    """A one-line progress display on stderr, usable as a Keras callback (CLI only)."""
+
+    def __init__(self, enabled: bool = True):
+        self.enabled = enabled and sys.stderr is not None
+        self.phase = ""
+
+    def message(self, text: str) -> None:
+        if self.enabled:
+            print(f"\r\033[K{text}", end="", file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if self.enabled:
+            print(file=sys.stderr, flush=True)
+
+    def as_callback(self):
+        import keras
+
+        bar = self
+
+        class _Callback(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                bar.phase = "head" if bar.phase in ("", "fine-tune") else "fine-tune"
+                self.epochs = self.params.get("epochs", 0)
+
+            def on_epoch_end(self, epoch, logs=None):
+                logs = logs or {}
+                figures = " ".join(f"{k} {v:.3f}" for k, v in logs.items() if k in ("loss", "val_loss", "val_accuracy"))
+                width = 20
+                filled = int(width * (epoch + 1) / max(1, self.epochs))
+                bar.message(f"{bar.phase:9s} [{'#' * filled}{'.' * (width - filled)}] epoch {epoch + 1}/{self.epochs} {figures}")
+
+        return _Callback()
+
+
+def _skipped(items) -> list[dict]:
+    return [{"file": str(path), "reason": str(reason)} for path, reason in items]
+
+
+def _check_backbone(name: str) -> None:
+    from ftlab.errors import ModelError
+    from ftlab.models import backbones
+
+    names = backbones.list_backbones()
+    if name not in names:
+        raise ModelError(f"unknown backbone {name!r}; choose one of: {', '.join(names)}")
+
+
+def predict_command(args: argparse.Namespace) -> dict:
+    from ftlab.models import imagenet
+
+    missing = [p for p in args.images if not Path(p).is_file()]
+    if missing:
+        raise DataError(f"{missing[0]}: no such image file; check the path")
+    bar = ProgressBar(not args.json)
+    bar.message(f"classifying {len(args.images)} image(s) with efficientnet_lite0 (ImageNet)...")
+    tops = imagenet.predict_imagenet(list(args.images), top=args.top)
+    bar.done()
+    results = [{"image": str(path), "top": top} for path, top in zip(args.images, tops, strict=True)]
+    if not args.json:
+        for item in results:
+            print(item["image"])
+            for rank, guess in enumerate(item["top"], 1):
+                print(f"  {rank}. {guess['name']:<30s} {guess['probability']:.3f}  (class {guess['index']})")
+        return None
+    return {"predictions": results}
+
+
+def finetune_command(args: argparse.Namespace) -> dict:
+    from ftlab import settings, train
+    from ftlab.data import images
+
+    start = time.perf_counter()
+    _check_backbone(args.backbone)
+    if not 0.0 < args.val_split < 1.0 and args.val is None:
+        raise DataError(f"--val-split must be between 0 and 1, got {args.val_split}")
+    settings.seed_everything(args.seed)
+    bar = ProgressBar(not args.json)
+    bar.message(f"reading {args.data} ...")
+    data = images.load_image_folder(args.data, image_size=args.size, val_dir=args.val, val_split=args.val_split,
+                                    batch_size=args.batch_size, seed=args.seed, verbose=False)
+    checkpoint_dir = Path(args.out).with_suffix(".resume") if args.out else None
+    result = train.finetune(
+        data.x_train, data.y_train, data.x_val, data.y_val, data.class_names, backbone=args.backbone,
+        image_size=args.size, head_epochs=args.head_epochs, finetune_epochs=args.epochs, unfreeze=args.unfreeze,
+        class_weight=None if args.class_weight == "none" else args.class_weight, batch_size=args.batch_size,
+        checkpoint_dir=checkpoint_dir, progress=bar.as_callback() if bar.enabled else None,
+    )
+    bar.done()
+    output = result.summary()
+    output.update({"n_train": int(data.n_train), "n_val": int(data.n_val), "skipped_files": _skipped(data.skipped),
+                   "class_names": list(data.class_names), "seconds": round(time.perf_counter() - start, 2)})
+    if args.out:
+        output["model"] = str(train.save_model(result.model, args.out, result.config))
+    return output
+
+
+def evaluate_command(args: argparse.Namespace) -> dict:
+    import numpy as np
+
+    from ftlab import metrics, train
+    from ftlab.data import images
+
+    start = time.perf_counter()
+    model, config = train.load_model(args.model)
+    scan = images.scan_folder(args.data)
+    known = {name: i for i, name in enumerate(config["class_names"])}
+    unknown = [name for name in scan.class_names if name not in known]
+    if unknown:
+        raise DataError(f"{args.data}: class folder(s) {unknown} are not classes of {args.model} "
+                        f"({', '.join(config['class_names'])}); rename or remove them")
+    data = images.load_image_folder(args.data, image_size=config["image_size"], val_split=0.0, verbose=False)
+    x = np.concatenate([data.x_train, data.x_val]) if data.n_val else data.x_train
+    y_local = np.concatenate([data.y_train, data.y_val]) if data.n_val else data.y_train
+    y = np.array([known[data.class_names[i]] for i in y_local], dtype=int)
+    probs = model.predict(train.image_dataset(x, y, args.batch_size), verbose=0)
+    report = metrics.classification_report(y, probs, config["class_names"])
+    report.update({"n_images": int(len(y)), "skipped_files": _skipped(data.skipped),
+                   "seconds": round(time.perf_counter() - start, 2)})
+    return report
+
+
+def backbones_command(args: argparse.Namespace) -> dict:
+    from ftlab.models import backbones
+
+    rows = [{"name": name, **backbones.backbone_info(name)} for name in backbones.list_backbones()]
+    if not args.json:
+        for row in rows:
+            tag = "bundled, works offline" if row.get("bundled") else "downloads ImageNet weights"
+            print(f"{row['name']:<22s} {tag}")
+        return None
+    return {"backbones": rows}
