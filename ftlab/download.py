@@ -1,0 +1,262 @@
+"""Checksummed downloads into the ftlab cache, with mirrors and a clear way out when offline.
+
+Introduced in lesson 01 (the optional online data sets); every lesson that reaches for the web
+goes through :func:`fetch`.
+
+What :func:`fetch` promises:
+
+* A file sits under its final name only when its sha256 is the expected one. Downloads land in
+  a temporary folder inside the cache folder, are hashed, then renamed into place with
+  ``os.replace``; a wrong hash, a dropped connection or Ctrl-C leaves nothing under the final
+  name.
+* A cached file with the right hash is returned without touching the network.
+* Offline (:func:`ftlab.settings.is_offline`) it answers at once with :class:`OfflineError`
+  that says where to put the file by hand; online, when the URL and every mirror fail, one
+  :class:`DownloadError` lists the URLs tried, the expected sha256 and the same manual fix.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import shutil
+import socket
+import tarfile
+import tempfile
+import time
+import urllib.parse
+import zipfile
+from collections.abc import Iterable
+from pathlib import Path
+
+from ftlab import settings
+from ftlab.errors import DownloadError, OfflineError
+
+_ARCHIVE_SUFFIXES = (".tar.gz", ".tgz", ".tar.bz2", ".tbz2", ".tar.xz", ".txz", ".tar", ".zip")
+_MARKER = ".ftlab-sha256"
+_STALE_TMP_SECONDS = 24 * 3600
+
+
+def sha256_file(path, chunk_size: int = 1 << 20) -> str:
+    """The sha256 of a file, as 64 lowercase hex digits (reads it in 1 MiB chunks).
+
+    Introduced in lesson 01.
+
+    Example:
+        >>> sha256_file("data.zip")  # doctest: +SKIP
+        'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def fetch(
+    url: str,
+    sha256: str,
+    fname: str | None = None,
+    cache_subdir: str = "downloads",
+    mirrors: Iterable[str] = (),
+    extract: bool = False,
+    description: str = "",
+    timeout: float = 60.0,
+) -> Path:
+    """Download a file once, check its sha256, keep it in the ftlab cache.
+
+    Introduced in lesson 01.
+
+    Args:
+        url: where to download from first.
+        sha256: the expected sha256 (64 hex digits) of the downloaded file (the archive itself
+            when ``extract=True``).
+        fname: file name in the cache (default: the last part of the URL's path).
+        cache_subdir: folder under the ftlab cache (``ftlab.settings.cache_dir``).
+        mirrors: further URLs for the same file, tried in order when ``url`` fails or serves a
+            file with another hash.
+        extract: unpack a ``.zip`` / ``.tar`` / ``.tar.gz`` / ``.tgz`` / ``.tar.bz2`` /
+            ``.tar.xz`` archive into a folder next to it (the file name without the archive
+            suffix) and return that folder. The folder appears in one rename, so it is either
+            complete or absent; it is unpacked again if the archive's hash changes.
+        description: a few words for messages (``"Oxford flowers, 330 MB"``).
+        timeout: seconds without data from the server before a URL counts as failed.
+
+    Returns:
+        Path to the verified file, or to the extracted folder when ``extract=True``.
+
+    Raises:
+        OfflineError: offline and the file is not in the cache (answered at once, no retries).
+        DownloadError: every URL failed or served a file with another sha256.
+        ValueError: ``sha256`` is not 64 hex digits, or no file name can be derived.
+
+    Example:
+        >>> path = ftlab.download.fetch(  # doctest: +SKIP
+        ...     "https://example.org/flowers.tgz", sha256="3b0e…", extract=True)
+    """
+    expected = _normalise_sha256(sha256)
+    urls = [url, *[m for m in mirrors if m and m != url]]
+    fname = fname or os.path.basename(urllib.parse.urlsplit(url).path)
+    if not fname or os.sep in fname or (os.altsep and os.altsep in fname):
+        raise ValueError(f"fetch(): cannot use {fname!r} as a file name for {url}; pass fname='name.ext'")
+    folder = settings.cache_dir(cache_subdir)
+    target = folder / fname
+    what = f"{description} ({fname})" if description else fname
+
+    if not _has_hash(target, expected):
+        _download(urls, expected, target, what, timeout)
+    return _extract(target, expected) if extract else target
+
+
+def _normalise_sha256(sha256: str) -> str:
+    value = str(sha256).strip().lower()
+    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
+        raise ValueError(f"fetch(): sha256 must be 64 hex digits, got {sha256!r}")
+    return value
+
+
+def _has_hash(path: Path, expected: str) -> bool:
+    return path.is_file() and sha256_file(path) == expected
+
+
+def _manual_fix(urls: list[str], target: Path, expected: str) -> str:
+    return f"download it yourself from {urls[0]} and put it at {target} (its sha256 must be {expected})"
+
+
+def _download(urls: list[str], expected: str, target: Path, what: str, timeout: float) -> None:
+    fix = _manual_fix(urls, target, expected)
+    if settings.is_offline():
+        present = " (a file is there but its sha256 does not match)" if target.exists() else ""
+        raise OfflineError(
+            f"{what} is not in the cache and ftlab is offline{present}: {fix}, "
+            f"or go online and set FTLAB_OFFLINE=0"
+        )
+    _remove_stale_tmp(target.parent)
+    failures = []
+    for candidate in urls:
+        reason = _try_one(candidate, expected, target, timeout)
+        if reason is None:
+            return
+        failures.append(f"{candidate} ({reason})")
+    raise DownloadError(
+        f"could not download {what}: tried {'; '.join(failures)}; expected sha256 {expected}; {fix}"
+    )
+
+
+def _try_one(url: str, expected: str, target: Path, timeout: float) -> str | None:
+    """Download ``url`` into a private temporary folder; rename into place only if the hash fits.
+
+    Returns None on success, else a short reason.
+    """
+    import keras  # heavy: only when a download really happens
+
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-fetch-", dir=target.parent))
+    previous_timeout = socket.getdefaulttimeout()
+    try:
+        # urllib's urlretrieve (used by get_file) has no timeout of its own.
+        socket.setdefaulttimeout(timeout)
+        try:
+            downloaded = Path(
+                keras.utils.get_file(
+                    fname=target.name,
+                    origin=url,
+                    cache_dir=str(tmp),
+                    cache_subdir="",
+                    file_hash=None,
+                )
+            )
+        except Exception as error:  # get_file wraps HTTP/URL errors in a bare Exception
+            return _short_reason(error)
+        got = sha256_file(downloaded)
+        if got != expected:
+            return f"sha256 mismatch: got {got}"
+        os.replace(downloaded, target)
+        return None
+    finally:
+        socket.setdefaulttimeout(previous_timeout)
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _short_reason(error: Exception) -> str:
+    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+    # get_file says "URL fetch failure on <url>: <code or None> -- <reason>"; the URL is already known.
+    match = re.match(r"URL fetch failure on \S+: (\S+) -- (.*)", text)
+    if match:
+        code, reason = match.groups()
+        text = f"HTTP {code} {reason}" if code.isdigit() and len(code) == 3 else reason
+    return text[:200]
+
+
+def _remove_stale_tmp(folder: Path) -> None:
+    """Remove temporary folders left by runs killed more than a day ago."""
+    now = time.time()
+    for entry in folder.glob(".tmp-*"):
+        try:
+            if now - entry.stat().st_mtime > _STALE_TMP_SECONDS:
+                if entry.is_dir():
+                    shutil.rmtree(entry, ignore_errors=True)
+                else:
+                    entry.unlink()
+        except OSError:
+            continue
+
+
+def _archive_stem(name: str) -> str | None:
+    lower = name.lower()
+    for suffix in _ARCHIVE_SUFFIXES:
+        if lower.endswith(suffix) and len(name) > len(suffix):
+            return name[: -len(suffix)]
+    return None
+
+
+def _extract(archive: Path, expected: str) -> Path:
+    """Unpack ``archive`` next to itself, atomically; reuse a folder unpacked from the same hash."""
+    stem = _archive_stem(archive.name)
+    if stem is None:
+        raise DownloadError(
+            f"cannot extract {archive}: not a .zip/.tar/.tar.gz/.tgz/.tar.bz2/.tar.xz file name; "
+            f"call fetch(..., extract=False) or pass fname with the archive's suffix"
+        )
+    destination = archive.parent / stem
+    marker = destination / _MARKER
+    if marker.is_file() and marker.read_text().strip() == expected:
+        return destination
+
+    tmp = Path(tempfile.mkdtemp(prefix=".tmp-extract-", dir=archive.parent))
+    try:
+        try:
+            if archive.name.lower().endswith(".zip"):
+                _extract_zip(archive, tmp)
+            else:
+                with tarfile.open(archive) as tar:
+                    tar.extractall(tmp, filter="data")  # refuses absolute paths, '..', devices
+        except (tarfile.TarError, zipfile.BadZipFile, OSError, ValueError) as error:
+            raise DownloadError(
+                f"cannot extract {archive}: {_short_reason(error)}; delete the file and fetch it again"
+            ) from error
+        (tmp / _MARKER).write_text(expected + "\n")
+        if destination.exists():
+            # An older extraction (another hash, or from before markers): move it aside first.
+            old = Path(tempfile.mkdtemp(prefix=".tmp-old-", dir=archive.parent))
+            os.replace(destination, old / "old")
+            shutil.rmtree(old, ignore_errors=True)
+        try:
+            os.replace(tmp, destination)
+        except OSError:
+            # Another process finished the same extraction first: use theirs.
+            if not (marker.is_file() and marker.read_text().strip() == expected):
+                raise
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    return destination
+
+
+def _extract_zip(archive: Path, into: Path) -> None:
+    root = into.resolve()
+    with zipfile.ZipFile(archive) as zipped:
+        for member in zipped.namelist():
+            resolved = (into / member).resolve()
+            if resolved != root and root not in resolved.parents:
+                raise ValueError(f"unsafe path in zip: {member!r}")
+        zipped.extractall(into)
