@@ -79,7 +79,9 @@ def fetch(
         extract: unpack a ``.zip`` / ``.tar`` / ``.tar.gz`` / ``.tgz`` / ``.tar.bz2`` /
             ``.tar.xz`` archive into a folder next to it (the file name without the archive
             suffix) and return that folder. The folder appears in one rename, so it is either
-            complete or absent; it is unpacked again if the archive's hash changes.
+            complete or absent. A ``.ftlab-sha256`` file inside records the archive's hash: the
+            folder is reused (even after the archive is deleted) while the hash matches and
+            unpacked again when it changes.
         description: a few words for messages (``"Oxford flowers, 330 MB"``).
         timeout: seconds without data from the server before a URL counts as failed.
 
@@ -104,6 +106,10 @@ def fetch(
     target = folder / fname
     what = f"{description} ({fname})" if description else fname
 
+    if extract:
+        destination = _extract_destination(target)
+        if _extracted_from(destination, expected):
+            return destination  # the archive itself may even have been deleted to save space
     if not _has_hash(target, expected):
         _download(urls, expected, target, what, timeout)
     return _extract(target, expected) if extract else target
@@ -210,17 +216,29 @@ def _archive_stem(name: str) -> str | None:
     return None
 
 
-def _extract(archive: Path, expected: str) -> Path:
-    """Unpack ``archive`` next to itself, atomically; reuse a folder unpacked from the same hash."""
+def _extract_destination(archive: Path) -> Path:
     stem = _archive_stem(archive.name)
     if stem is None:
         raise DownloadError(
             f"cannot extract {archive}: not a .zip/.tar/.tar.gz/.tgz/.tar.bz2/.tar.xz file name; "
             f"call fetch(..., extract=False) or pass fname with the archive's suffix"
         )
-    destination = archive.parent / stem
+    return archive.parent / stem
+
+
+def _extracted_from(destination: Path, expected: str) -> bool:
+    """Whether ``destination`` is a complete extraction of the archive with sha256 ``expected``."""
     marker = destination / _MARKER
-    if marker.is_file() and marker.read_text().strip() == expected:
+    try:
+        return marker.read_text().strip() == expected
+    except OSError:
+        return False
+
+
+def _extract(archive: Path, expected: str) -> Path:
+    """Unpack ``archive`` next to itself, atomically; reuse a folder unpacked from the same hash."""
+    destination = _extract_destination(archive)
+    if _extracted_from(destination, expected):
         return destination
 
     tmp = Path(tempfile.mkdtemp(prefix=".tmp-extract-", dir=archive.parent))
@@ -245,7 +263,7 @@ def _extract(archive: Path, expected: str) -> Path:
             os.replace(tmp, destination)
         except OSError:
             # Another process finished the same extraction first: use theirs.
-            if not (marker.is_file() and marker.read_text().strip() == expected):
+            if not _extracted_from(destination, expected):
                 raise
     finally:
         shutil.rmtree(tmp, ignore_errors=True)

@@ -211,6 +211,9 @@ def test_extract(server, name, make):
     assert again == folder and len(server.requests) == 1
     leftovers = [p.name for p in settings.cache_dir("downloads").iterdir()]
     assert sorted(leftovers) == sorted([name, "pets"])
+    (settings.cache_dir("downloads") / name).unlink()  # the archive may go once it is unpacked
+    assert download.fetch(f"{server.url}/{name}", sha, extract=True) == folder
+    assert len(server.requests) == 1
 
 
 def test_extract_again_when_archive_changes(server):
