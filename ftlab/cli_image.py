@@ -156,25 +156,35 @@ def finetune_command(args: argparse.Namespace) -> dict:
 
 def evaluate_command(args: argparse.Namespace) -> dict:
     import numpy as np
+    from PIL import Image
 
     from ftlab import metrics, train
     from ftlab.data import images
 
     start = time.perf_counter()
     model, config = train.load_model(args.model)
-    scan = images.scan_folder(args.data)
+    scan = images.scan_folder(args.data, min_classes=1)
     known = {name: i for i, name in enumerate(config["class_names"])}
     unknown = [name for name in scan.class_names if name not in known]
     if unknown:
         raise DataError(f"{args.data}: class folder(s) {unknown} are not classes of {args.model} "
                         f"({', '.join(config['class_names'])}); rename or remove them")
-    data = images.load_image_folder(args.data, image_size=config["image_size"], val_split=0.0, verbose=False)
-    x = np.concatenate([data.x_train, data.x_val]) if data.n_val else data.x_train
-    y_local = np.concatenate([data.y_train, data.y_val]) if data.n_val else data.y_train
-    y = np.array([known[data.class_names[i]] for i in y_local], dtype=int)
+    size = int(config["image_size"])
+    pixels, labels, skipped = [], [], list(scan.skipped)
+    for path, label in scan.files:
+        try:
+            rgb = images.decode_image(path)
+        except images.ImageDecodeError as error:
+            skipped.append((path, error.reason))
+            continue
+        pixels.append(np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.BILINEAR)))
+        labels.append(known[scan.class_names[label]])
+    if not pixels:
+        raise DataError(f"{args.data}: no readable images to evaluate on")
+    x, y = np.stack(pixels), np.array(labels, dtype=int)
     probs = model.predict(train.image_dataset(x, y, args.batch_size), verbose=0)
     report = metrics.classification_report(y, probs, config["class_names"])
-    report.update({"n_images": int(len(y)), "skipped_files": _skipped(data.skipped),
+    report.update({"n_images": int(len(y)), "skipped_files": _skipped(skipped),
                    "seconds": round(time.perf_counter() - start, 2)})
     return report
 

@@ -57,6 +57,14 @@ def test_finetune_then_evaluate_end_to_end(photo_folder, tmp_path):
     evaluated = last_json(proc.stdout)
     assert evaluated["n_images"] == 16 and evaluated["accuracy"] >= 0.75
 
+    import shutil
+
+    only_cats = tmp_path / "only_cats"
+    shutil.copytree(photo_folder / "cat", only_cats / "cat")
+    proc = run_cli("evaluate", "--model", out, "--data", only_cats, "--json")
+    assert proc.returncode == 0, proc.stderr
+    assert last_json(proc.stdout)["n_images"] == 8
+
 
 def test_finetune_reports_skipped_files(photo_folder):
     (photo_folder / "cat" / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 truncated")
