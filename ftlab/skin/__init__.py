@@ -1,0 +1,27 @@
+"""Lesson 02 data: skin-lesion images (DermaMNIST, HAM10000-style folders, SYNTHETIC dermoscopy).
+
+Submodules (imported on first use, none needs TensorFlow):
+
+* :mod:`ftlab.skin.classes` – the seven HAM10000 dx codes, names and counts.
+* :mod:`ftlab.skin.synthetic` – the offline, clearly SYNTHETIC dermoscopy generator.
+* :mod:`ftlab.skin.dermamnist` – DermaMNIST (MedMNIST) download, MD5-verified.
+* :mod:`ftlab.skin.ham10000` – a folder of images plus a HAM10000-style metadata CSV.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+from ftlab.skin.classes import CLASS_NAMES, DIAGNOSES, DX_CODES, HAM10000_COUNTS, MELANOMA
+
+_SUBMODULES = {"classes", "synthetic", "dermamnist", "ham10000", "data"}
+
+__all__ = ["CLASS_NAMES", "DIAGNOSES", "DX_CODES", "HAM10000_COUNTS", "MELANOMA", *sorted(_SUBMODULES)]
+
+
+def __getattr__(name: str):
+    if name in _SUBMODULES:
+        module = importlib.import_module(f"ftlab.skin.{name}")
+        globals()[name] = module
+        return module
+    raise AttributeError(f"module 'ftlab.skin' has no attribute {name!r}")
