@@ -168,8 +168,7 @@ def finetune(x_train, y_train, x_val, y_val, class_names, backbone="efficientnet
     if unfreeze > 0 and finetune_epochs > 0:
         head_phase_weights = [w.copy() for w in model.get_weights()]
         freeze.unfreeze_top(model, unfreeze)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=finetune_learning_rate),
-                      loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        freeze.compile_model(model, optimizer="adam", learning_rate=finetune_learning_rate)
         callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=max(1, patience // 2),
                                                    restore_best_weights=True), *callbacks_extra]
         if checkpoint_dir is not None:
@@ -177,7 +176,7 @@ def finetune(x_train, y_train, x_val, y_val, class_names, backbone="efficientnet
         tune_history = model.fit(
             image_dataset(x_train, y_train, batch_size, shuffle=True),
             validation_data=image_dataset(x_val, y_val, batch_size),
-            epochs=finetune_epochs, class_weight=weights, verbose=0, callbacks=callbacks,
+            epochs=finetune_epochs, class_weight=weights, shuffle=False, verbose=0, callbacks=callbacks,
         )
         history["finetune"] = {k: [float(v) for v in vals] for k, vals in tune_history.history.items()}
         tuned_metrics = metrics_lib.classification_report(
