@@ -19,6 +19,7 @@ import sys
 # Topic modules that contribute sub-commands (import-light: no TensorFlow at import time).
 COMMAND_MODULES = (
     "ftlab.cli_image",
+    "ftlab.text.cli",
 )
 
 

@@ -1,0 +1,373 @@
+"""Text corpora for lesson 03: general English and legal English, split by document.
+
+Offline and real, on every Python install:
+
+* general English: the standard library's ``pydoc_data`` topics (the language reference that
+  ``help()`` shows), one document per topic;
+* legal English: the license files of the installed distributions (``importlib.metadata``),
+  deduplicated. Software licenses are contracts.
+
+Online: BillSum (US Congressional bills, i.e. statutes), and any folder or file of ``.txt`` a
+learner points to. Held-out splits are always by *document*, never by line, so no sentence of
+a held-out text is ever seen in training.
+
+No TensorFlow here: this module is light.
+
+Introduced in lesson 03.
+
+Example:
+    >>> general = general_corpus()
+    >>> train, val = split_by_document(general, val_fraction=0.1)
+    >>> len(train) + len(val) == len(general)
+    True
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ftlab.errors import DataError
+
+#: File names that hold license texts (LICENSE, LICENCE.txt, COPYING, NOTICE, LICENSE.APACHE …).
+LICENSE_FILE_PATTERN = re.compile(r"^(?:.*[._-])?(LICEN[CS]E|COPYING|NOTICE)(?:[._-].*)?$", re.IGNORECASE)
+_NOT_TEXT_SUFFIXES = {".py", ".pyc", ".pyi", ".so", ".html", ".json", ".js", ".css", ".png", ".h"}
+_DIST_INFO_PREFIX = re.compile(r"^[^/]+\.dist-info/(?:licenses/)?")
+_COPYRIGHT_LINE = re.compile(r"^\s*(?:copyright|\(c\)|©).*$", re.IGNORECASE | re.MULTILINE)
+
+# BillSum (Kornilova & Eidelman, 2019; FiscalNote): US Congressional bills with summaries, CC0.
+# URL and sha256 as recorded by TensorFlow Datasets (tensorflow_datasets/url_checksums/billsum.txt,
+# 67,260,676 bytes). ftlab's authors could NOT download it from their offline build machine, so this
+# checksum was not verified here; fetch() refuses any file whose sha256 differs. Google Drive
+# answers large files with a confirmation page unless `confirm` is set, hence the variants.
+BILLSUM_SHA256 = "5a55dfb231618d63b25cec4773280a2986d38f53d6d4d39b8256b278edf1110c"
+BILLSUM_URLS = (
+    "https://drive.usercontent.google.com/download?id=1g89WgFHMRbr4QrvA0ngh26PY081Nv3lx&export=download&confirm=t",
+    "https://drive.google.com/uc?export=download&id=1g89WgFHMRbr4QrvA0ngh26PY081Nv3lx&confirm=yes",
+    "https://drive.google.com/uc?export=download&id=1g89WgFHMRbr4QrvA0ngh26PY081Nv3lx",
+)
+BILLSUM_FILE = "us_train_data_final_OFFICIAL.jsonl"
+
+
+@dataclass
+class Document:
+    """One text with a stable name (file path, topic or distribution)."""
+
+    name: str
+    text: str
+
+    def __len__(self) -> int:
+        return len(self.text)
+
+
+@dataclass
+class Corpus:
+    """A list of documents plus what happened while reading them.
+
+    Attributes:
+        name: where it came from (``"pydoc_data topics"``, a folder path …).
+        documents: the texts.
+        replaced: files that were not valid UTF-8 and were decoded with U+FFFD replacements.
+        skipped: files left out because they were empty.
+        duplicates: texts dropped because an identical one (up to copyright lines, case and
+            spacing) was already in the corpus.
+    """
+
+    name: str
+    documents: list[Document]
+    replaced: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    duplicates: int = 0
+
+    def __len__(self) -> int:
+        return len(self.documents)
+
+    def __iter__(self):
+        return iter(self.documents)
+
+    @property
+    def n_chars(self) -> int:
+        return sum(len(d.text) for d in self.documents)
+
+    @property
+    def texts(self) -> list[str]:
+        return [d.text for d in self.documents]
+
+    def subset(self, documents, name: str | None = None) -> Corpus:
+        """A corpus with some of these documents (reading notes are kept)."""
+        return Corpus(name or self.name, list(documents), self.replaced, self.skipped, self.duplicates)
+
+    def summary(self) -> str:
+        """One line: documents, characters, and any decoding/dedup notes.
+
+        Example:
+            >>> Corpus("demo", [Document("a", "abc")]).summary()
+            'demo: 1 documents, 3 characters'
+        """
+        parts = [f"{self.name}: {len(self)} documents, {self.n_chars:,} characters"]
+        if self.duplicates:
+            parts.append(f"{self.duplicates} duplicates dropped")
+        if self.replaced:
+            parts.append(f"{len(self.replaced)} non-UTF-8 files decoded with replacement characters")
+        if self.skipped:
+            parts.append(f"{len(self.skipped)} empty files skipped")
+        return ", ".join(parts)
+
+
+def decode_text(data: bytes) -> tuple[str, bool]:
+    """Decode bytes as UTF-8, replacing invalid sequences with U+FFFD.
+
+    Returns:
+        ``(text, replaced)`` where ``replaced`` says whether anything was invalid.
+
+    Example:
+        >>> decode_text(b"caf\\xe9")
+        ('caf�', True)
+    """
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    try:
+        return data.decode("utf-8"), False
+    except UnicodeDecodeError:
+        return data.decode("utf-8", errors="replace"), True
+
+
+def _dedup_key(text: str) -> str:
+    """Identity of a license text up to copyright lines, case and spacing."""
+    body = _COPYRIGHT_LINE.sub(" ", text).lower()
+    return hashlib.sha256(" ".join(re.findall(r"[a-z0-9]+", body)).encode()).hexdigest()
+
+
+def deduplicate(documents, key=_dedup_key) -> tuple[list[Document], int]:
+    """Drop documents whose ``key`` was seen before (first by name wins).
+
+    Returns:
+        ``(kept, number_dropped)``.
+
+    Example:
+        >>> docs = [Document("b", "MIT License\\nCopyright 2020 B"), Document("a", "MIT  license\\nCopyright 1999 A")]
+        >>> kept, dropped = deduplicate(docs)
+        >>> [d.name for d in kept], dropped
+        (['a'], 1)
+    """
+    seen, kept = set(), []
+    for document in sorted(documents, key=lambda d: d.name):
+        k = key(document.text)
+        if k in seen:
+            continue
+        seen.add(k)
+        kept.append(document)
+    return kept, len(list(documents)) - len(kept)
+
+
+def general_corpus() -> Corpus:
+    """General technical English that every Python has: ``pydoc_data.topics`` (~465k characters).
+
+    One document per topic (``"assignment"``, ``"class"``, ``"for"`` …), sorted by name.
+
+    Example:
+        >>> len(general_corpus()) > 50
+        True
+    """
+    from pydoc_data.topics import topics
+
+    docs = [Document(f"pydoc:{name}", text) for name, text in sorted(topics.items()) if text.strip()]
+    return Corpus("pydoc_data topics (Python documentation)", docs)
+
+
+#: The held-out share of the pydoc topics; the tiny LM never trained on these documents.
+GENERAL_VAL_FRACTION = 0.1
+
+
+def general_split(seed: int = 0) -> tuple[Corpus, Corpus]:
+    """``(train, val)`` of :func:`general_corpus`, the split ``tools/pretrain_tiny_lm.py`` used.
+
+    The validation topics were held out when the bundled tiny LM was pretrained, so their
+    perplexity measures general English the model has not memorised (and, after fine-tuning on
+    legal text, how much of it was forgotten).
+    """
+    return split_by_document(general_corpus(), GENERAL_VAL_FRACTION, seed)
+
+
+def _read_file(path: Path) -> tuple[str, bool]:
+    return decode_text(path.read_bytes())
+
+
+def license_corpus(max_chars_per_document: int = 50_000) -> Corpus:
+    """Legal English from the license files of every installed distribution (offline, real).
+
+    Files named like LICENSE / LICENCE / COPYING / NOTICE (any suffix) found through
+    ``importlib.metadata``, deduplicated up to copyright lines, case and spacing. A few
+    distributions ship huge bundles of third-party notices; each document keeps at most
+    ``max_chars_per_document`` characters so that they do not make up most of the corpus.
+
+    The corpus depends on what is installed, so it differs a little between machines.
+
+    Example:
+        >>> corpus = license_corpus()
+        >>> corpus.summary()  # doctest: +SKIP
+        'installed license texts: 160 documents, 1,010,233 characters, 33 duplicates dropped'
+    """
+    documents, replaced = [], []
+    for dist in importlib.metadata.distributions():
+        dist_name = dist.metadata.get("Name") or "unknown"
+        for file in dist.files or ():
+            if not LICENSE_FILE_PATTERN.match(file.name) or Path(file.name).suffix.lower() in _NOT_TEXT_SUFFIXES:
+                continue
+            try:
+                path = Path(file.locate())
+                if not path.is_file() or path.stat().st_size > 5_000_000:
+                    continue
+                text, was_replaced = _read_file(path)
+            except OSError:
+                continue
+            if not text.strip():
+                continue
+            # Names leave out versions ("numpy-2.4.6.dist-info/"), so splits agree across installs.
+            relative = _DIST_INFO_PREFIX.sub("", file.as_posix())
+            name = f"{dist_name.lower()}:{relative}"
+            if was_replaced:
+                replaced.append(name)
+            documents.append(Document(name, text[:max_chars_per_document]))
+    kept, dropped = deduplicate(documents)
+    return Corpus("installed license texts", kept, replaced=replaced, duplicates=dropped)
+
+
+def load_text_corpus(path, pattern: str = "*.txt") -> Corpus:
+    """Read a ``.txt`` file, or every ``.txt`` file under a folder (recursively), as documents.
+
+    Files that are not valid UTF-8 are decoded with replacement characters and listed in
+    ``corpus.replaced``; empty files are listed in ``corpus.skipped``. Exact duplicate texts are
+    dropped.
+
+    Raises:
+        DataError: the path does not exist, or holds no non-empty text.
+
+    Example:
+        >>> corpus = load_text_corpus("my_contracts/")  # doctest: +SKIP
+        >>> print(corpus.summary())  # doctest: +SKIP
+    """
+    root = Path(path).expanduser()
+    if not root.exists():
+        raise DataError(f"{root} does not exist: pass a .txt file or a folder of .txt files")
+    files = [root] if root.is_file() else sorted(p for p in root.rglob(pattern) if p.is_file())
+    if not files:
+        raise DataError(f"{root} holds no {pattern} files: put your texts there as UTF-8 .txt files")
+    documents, replaced, skipped = [], [], []
+    for file in files:
+        try:
+            text, was_replaced = _read_file(file)
+        except OSError as error:
+            raise DataError(f"{file} cannot be read ({error.strerror}): check its permissions") from error
+        name = str(file.relative_to(root)) if root.is_dir() else file.name
+        if not text.strip():
+            skipped.append(name)
+            continue
+        if was_replaced:
+            replaced.append(name)
+        documents.append(Document(name, text))
+    kept, dropped = deduplicate(documents, key=lambda t: hashlib.sha256(t.encode()).hexdigest())
+    if not kept:
+        raise DataError(f"{root}: the corpus is empty ({len(skipped)} empty files): add text to the .txt files")
+    return Corpus(str(root), kept, replaced=replaced, skipped=skipped, duplicates=dropped)
+
+
+def billsum_corpus(max_documents: int | None = 1000) -> Corpus:
+    """BillSum's US Congressional bills (statutes), downloaded once with a sha256 check. Online.
+
+    Args:
+        max_documents: keep the first N bills by bill id (None: all 18,949).
+
+    Raises:
+        OfflineError: at once when offline and the archive is not cached.
+        DownloadError: every URL failed or served another file.
+
+    Example:
+        >>> bills = billsum_corpus(200)  # doctest: +SKIP
+    """
+    from ftlab.download import fetch
+
+    folder = fetch(BILLSUM_URLS[0], BILLSUM_SHA256, fname="billsum_v3.zip", cache_subdir="text",
+                   mirrors=BILLSUM_URLS[1:], extract=True, description="BillSum US bills, 67 MB")
+    return read_billsum(folder, max_documents)
+
+
+def read_billsum(folder, max_documents: int | None = None) -> Corpus:
+    """Read BillSum's ``us_train_data_final_OFFICIAL.jsonl`` (fields ``bill_id``, ``text`` …)."""
+    matches = sorted(Path(folder).rglob(BILLSUM_FILE))
+    if not matches:
+        raise DataError(f"{folder} has no {BILLSUM_FILE}: delete the folder and download BillSum again")
+    documents = []
+    with open(matches[0], "rb") as handle:
+        for line_number, raw in enumerate(handle, 1):
+            if not raw.strip():
+                continue
+            try:
+                record = json.loads(decode_text(raw)[0])
+            except json.JSONDecodeError as error:
+                raise DataError(f"{matches[0]} line {line_number} is not JSON ({error.msg}): "
+                                "delete the file and download BillSum again") from error
+            if record.get("text", "").strip():
+                documents.append(Document(f"billsum:{record.get('bill_id', line_number)}", record["text"]))
+    documents.sort(key=lambda d: d.name)
+    if max_documents is not None:
+        documents = documents[:max_documents]
+    return Corpus("BillSum US Congressional bills", documents)
+
+
+def legal_corpus(offline: bool | None = None, max_documents: int | None = 1000) -> Corpus:
+    """The lesson's legal corpus: installed license texts offline, BillSum online.
+
+    Args:
+        offline: force a mode (default: ``ftlab.settings.is_offline()``).
+        max_documents: online only, how many bills to keep.
+    """
+    from ftlab.settings import is_offline
+
+    if offline is None:
+        offline = is_offline()
+    return license_corpus() if offline else billsum_corpus(max_documents)
+
+
+def _rank(name: str, seed: int) -> str:
+    return hashlib.sha256(f"{seed}:{name}".encode()).hexdigest()
+
+
+def split_by_document(corpus: Corpus, val_fraction: float = 0.1, seed: int = 0) -> tuple[Corpus, Corpus]:
+    """Hold out whole documents (never lines) for validation.
+
+    Each document's place is decided by a hash of its *name* and the seed, so a document lands in
+    the same split on every machine and run, whatever else is in the corpus.
+
+    Args:
+        corpus: at least two documents.
+        val_fraction: share of documents held out (at least one, at most all but one).
+        seed: change it to draw another split.
+
+    Returns:
+        ``(train, val)`` corpora.
+
+    Raises:
+        DataError: fewer than two documents.
+
+    Example:
+        >>> c = Corpus("c", [Document(str(i), "text") for i in range(10)])
+        >>> train, val = split_by_document(c, 0.2)
+        >>> len(train), len(val)
+        (8, 2)
+    """
+    if not 0.0 < val_fraction < 1.0:
+        raise ValueError(f"val_fraction must be between 0 and 1 (got {val_fraction})")
+    if len(corpus) < 2:
+        raise DataError(f"{corpus.name}: {len(corpus)} document(s) cannot be split by document; "
+                        "add more .txt files or pass a separate validation corpus (--val)")
+    n_val = min(len(corpus) - 1, max(1, round(len(corpus) * val_fraction)))
+    ranked = sorted(corpus.documents, key=lambda d: _rank(d.name, seed))
+    val_names = {d.name for d in ranked[:n_val]}
+    train = [d for d in corpus.documents if d.name not in val_names]
+    val = [d for d in corpus.documents if d.name in val_names]
+    return corpus.subset(train, f"{corpus.name} [train]"), corpus.subset(val, f"{corpus.name} [val]")

@@ -1,0 +1,284 @@
+"""Language models for lesson 03: a tiny byte-level GPT that ships pretrained, and GPT-2 base online.
+
+The tiny model is KerasHub's ``GPT2Backbone`` at a small size with a byte-level tokenizer, so it
+needs no download: ``ftlab/assets/tiny_lm/`` holds weights pretrained on the Python
+documentation that every Python install carries (``tools/pretrain_tiny_lm.py`` reproduces them).
+
+Byte-level special tokens: UTF-8 text never contains the bytes ``0xFE`` and ``0xFF`` (RFC 3629),
+so they serve as start and end markers, and ``0x00`` (which text files do not contain either) is
+padding. Padding differs from the end marker on purpose: KerasHub's ``generate()`` stops at the
+end token, so if padding *were* the end token it would stop at once and return only the prompt.
+
+Introduced in lesson 03.
+
+Example:
+    >>> lm = load_tiny_lm()  # doctest: +SKIP
+    >>> count_params(lm)  # doctest: +SKIP
+    {'trainable': 840448, 'total': 840448}
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+import keras
+import keras_hub
+import numpy as np
+
+from ftlab.errors import ModelError, OfflineError
+
+PAD_ID = 0x00
+START_ID = 0xFE
+END_ID = 0xFF
+
+#: Architecture of the bundled tiny model (``tools/pretrain_tiny_lm.py`` trains it).
+TINY_CONFIG = {
+    "vocabulary_size": 256,
+    "num_layers": 4,
+    "num_heads": 4,
+    "hidden_dim": 128,
+    "intermediate_dim": 512,
+    "dropout": 0.0,
+    "max_sequence_length": 256,
+}
+
+ASSET_DIR = Path(__file__).resolve().parent.parent / "assets" / "tiny_lm"
+WEIGHTS_NAME = "tiny_lm.weights.h5"
+CONFIG_NAME = "config.json"
+SHA256_NAME = "SHA256SUMS"
+ONLINE_PRESET = "gpt2_base_en"
+
+
+@keras.saving.register_keras_serializable(package="ftlab")
+class ByteLevelTokenizer(keras_hub.tokenizers.ByteTokenizer):
+    """KerasHub's ``ByteTokenizer`` with the start, end and padding ids a causal LM needs.
+
+    Plain ``ByteTokenizer`` has no ``start_token_id``/``end_token_id``/``pad_token_id`` (which
+    ``CausalLMPreprocessor`` reads) and lowercases by default; this subclass keeps case and uses
+    ``0xFE``/``0xFF``/``0x00`` (never found in UTF-8 text) as start/end/padding.
+
+    Example:
+        >>> tok = ByteLevelTokenizer()
+        >>> tok.detokenize(tok.tokenize("Licence")) == "Licence"
+        True
+    """
+
+    def __init__(self, lowercase: bool = False, **kwargs):
+        super().__init__(lowercase=lowercase, **kwargs)
+        self.start_token_id = START_ID
+        self.end_token_id = END_ID
+        self.pad_token_id = PAD_ID
+
+    @property
+    def special_token_ids(self):
+        return [PAD_ID, START_ID, END_ID]
+
+    @property
+    def special_tokens(self):
+        return [chr(i) for i in self.special_token_ids]
+
+
+def build_tiny_lm(config: dict | None = None, sequence_length: int | None = None):
+    """A byte-level GPT-2-style causal LM with random weights.
+
+    Args:
+        config: ``GPT2Backbone`` arguments overriding :data:`TINY_CONFIG`.
+        sequence_length: preprocessor length used by ``generate()`` (default: the model's
+            ``max_sequence_length``).
+
+    Returns:
+        a ``keras_hub.models.GPT2CausalLM`` with a :class:`ByteLevelTokenizer` preprocessor.
+
+    Example:
+        >>> lm = build_tiny_lm({"num_layers": 1})  # doctest: +SKIP
+    """
+    cfg = {**TINY_CONFIG, **(config or {})}
+    backbone = keras_hub.models.GPT2Backbone(**cfg)
+    preprocessor = keras_hub.models.GPT2CausalLMPreprocessor(
+        tokenizer=ByteLevelTokenizer(),
+        sequence_length=sequence_length or cfg["max_sequence_length"],
+    )
+    return keras_hub.models.GPT2CausalLM(backbone=backbone, preprocessor=preprocessor)
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def save_tiny_lm(lm, folder, info: dict | None = None) -> Path:
+    """Save a tiny LM as ``config.json`` + ``tiny_lm.weights.h5`` + ``SHA256SUMS`` in ``folder``.
+
+    Each file is written to a temporary name and renamed into place, so an interrupted save
+    never leaves a half-written model. ``info`` (training record: corpus, steps, loss, time)
+    goes into ``config.json`` next to the architecture.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    backbone_config = {key: lm.backbone.get_config()[key] for key in TINY_CONFIG}
+    with tempfile.TemporaryDirectory(dir=folder) as tmp:
+        tmp_weights = Path(tmp) / WEIGHTS_NAME
+        lm.backbone.save_weights(tmp_weights)
+        digest = _sha256(tmp_weights)
+        config = {"architecture": "keras_hub.models.GPT2Backbone", "backbone": backbone_config,
+                  "tokenizer": "ftlab.text.model.ByteLevelTokenizer (bytes; start 0xFE, end 0xFF, pad 0x00)",
+                  "weights": WEIGHTS_NAME, **(info or {})}
+        (Path(tmp) / CONFIG_NAME).write_text(json.dumps(config, indent=2) + "\n")
+        (Path(tmp) / SHA256_NAME).write_text(f"{digest}  {WEIGHTS_NAME}\n")
+        for name in (WEIGHTS_NAME, CONFIG_NAME, SHA256_NAME):
+            os.replace(Path(tmp) / name, folder / name)
+    return folder
+
+
+def read_tiny_lm_config(folder=None) -> dict:
+    """The ``config.json`` of a saved tiny LM (the bundled one by default)."""
+    path = Path(folder or ASSET_DIR) / CONFIG_NAME
+    if not path.is_file():
+        raise ModelError(f"{path} is missing: re-install ftlab, or run tools/pretrain_tiny_lm.py to rebuild it")
+    return json.loads(path.read_text())
+
+
+def load_tiny_lm(folder=None, verify: bool = True):
+    """Load the bundled pretrained tiny LM (or one saved with :func:`save_tiny_lm`).
+
+    Args:
+        folder: a folder with ``config.json``, ``tiny_lm.weights.h5``, ``SHA256SUMS``
+            (default: the weights bundled with ftlab).
+        verify: check the weights' sha256 against ``SHA256SUMS`` first.
+
+    Returns:
+        a ``keras_hub.models.GPT2CausalLM``.
+
+    Raises:
+        ModelError: a file is missing or its checksum does not match.
+
+    Example:
+        >>> lm = load_tiny_lm()  # doctest: +SKIP
+        >>> lm.generate("The licensee shall", max_length=40)  # doctest: +SKIP
+    """
+    folder = Path(folder or ASSET_DIR)
+    config = read_tiny_lm_config(folder)
+    weights = folder / config.get("weights", WEIGHTS_NAME)
+    if not weights.is_file():
+        raise ModelError(f"{weights} is missing: run tools/pretrain_tiny_lm.py to rebuild the tiny LM")
+    if verify:
+        sums = folder / SHA256_NAME
+        if not sums.is_file():
+            raise ModelError(f"{sums} is missing: run tools/pretrain_tiny_lm.py to rebuild the tiny LM")
+        expected = sums.read_text().split()[0]
+        actual = _sha256(weights)
+        if actual != expected:
+            raise ModelError(f"{weights} is corrupt (sha256 {actual[:12]}… ≠ {expected[:12]}…): "
+                             "re-install ftlab or rerun tools/pretrain_tiny_lm.py")
+    lm = build_tiny_lm(config["backbone"])
+    lm.backbone.load_weights(weights)
+    return lm
+
+
+def load_gpt2_base(preset: str = ONLINE_PRESET):
+    """GPT-2 base (124 M parameters) from KerasHub; online only.
+
+    Raises:
+        OfflineError: at once when ftlab is offline (KerasHub's own download would fail anyway).
+    """
+    from ftlab.settings import is_offline
+
+    if is_offline():
+        raise OfflineError(f"{preset} is downloaded from Kaggle by KerasHub, and ftlab is offline: "
+                           "use --model tiny (bundled), or unset FTLAB_OFFLINE when online")
+    return keras_hub.models.GPT2CausalLM.from_preset(preset)
+
+
+def load_lm(name_or_path: str = "tiny"):
+    """Load a language model by name or path.
+
+    Args:
+        name_or_path: ``"tiny"`` (bundled), ``"gpt2_base_en"`` (online), a ``.keras`` file saved
+            by :func:`save_lm` / ``ftlab finetune-text --out``, or a tiny-LM folder.
+
+    Raises:
+        ModelError: unknown name or unreadable file. OfflineError: GPT-2 while offline.
+    """
+    name = str(name_or_path)
+    if name == "tiny":
+        return load_tiny_lm()
+    if name == ONLINE_PRESET:
+        return load_gpt2_base(name)
+    path = Path(name)
+    if path.is_dir():
+        return load_tiny_lm(path)
+    if path.suffix == ".keras":
+        if not path.is_file():
+            raise ModelError(f"{path} does not exist: pass a model saved by `ftlab finetune-text --out FILE.keras`")
+        try:
+            return keras.saving.load_model(path)
+        except Exception as error:
+            raise ModelError(f"{path} is not a readable Keras model ({type(error).__name__}: {error}); "
+                             "save one with `ftlab finetune-text --out FILE.keras`") from error
+    raise ModelError(f"unknown model {name!r}: use 'tiny', '{ONLINE_PRESET}', a .keras file or a tiny-LM folder")
+
+
+def save_lm(lm, path) -> Path:
+    """Save a causal LM (tokenizer and LoRA-merged weights included) as one ``.keras`` file.
+
+    The file is written next to its destination and renamed into place. LoRA weights are merged
+    into the kernels by Keras when saving, so the file reloads as a plain model.
+    """
+    path = Path(path)
+    if path.suffix != ".keras":
+        raise ModelError(f"{path}: the model file name must end in .keras")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.stem}.tmp{os.getpid()}.keras")
+    try:
+        lm.save(tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return path
+
+
+def count_params(lm) -> dict:
+    """Trainable and total parameter counts of a model.
+
+    Example:
+        >>> count_params(load_tiny_lm())  # doctest: +SKIP
+    """
+    trainable = int(sum(np.prod(w.shape) for w in lm.trainable_weights))
+    total = int(sum(np.prod(w.shape) for w in lm.weights))
+    return {"trainable": trainable, "total": total}
+
+
+def enable_lora(lm, rank: int = 4):
+    """Freeze the backbone and add rank-``rank`` LoRA adapters to the attention query/value layers.
+
+    Uses KerasHub's ``backbone.enable_lora``. Returns the model (changed in place). Recompile
+    before training, as after any change to ``trainable``.
+
+    Example:
+        >>> lm = enable_lora(load_tiny_lm(), rank=4)  # doctest: +SKIP
+        >>> count_params(lm)["trainable"] < 20_000  # doctest: +SKIP
+        True
+    """
+    if int(rank) < 1:
+        raise ModelError(f"LoRA rank must be ≥ 1 (got {rank})")
+    lm.backbone.enable_lora(int(rank))
+    return lm
+
+
+def tokenizer_of(lm):
+    """The tokenizer attached to a causal LM's preprocessor."""
+    if lm.preprocessor is None:
+        raise ModelError("this model has no preprocessor/tokenizer attached")
+    return lm.preprocessor.tokenizer
+
+
+def max_length_of(lm) -> int:
+    """Longest sequence the model's position embedding allows."""
+    return int(lm.backbone.max_sequence_length)
