@@ -73,13 +73,18 @@ def _jsonable(value):
 def main(argv: list[str] | None = None) -> int:
     """Entry point of the ``ftlab`` console script. Returns the exit code."""
     from ftlab.errors import FtlabError
+    from ftlab.settings import import_tensorflow
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
     args = parser.parse_args(argv)
     try:
+        import_tensorflow()
         result = args.handler(args)
     except FtlabError as error:
+        from ftlab.cli_image import ProgressBar
+
+        ProgressBar.end_open_line()
         print(f"ftlab {args.command}: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

@@ -58,19 +58,29 @@ def register(subparsers) -> None:
 
 
 class ProgressBar:
-    """A one-line progress display on stderr, usable as a Keras callback (CLI only)."""
+    """A one-line progress display on stderr (a terminal only), usable as a Keras callback."""
+
+    line_open = False
 
     def __init__(self, enabled: bool = True):
-        self.enabled = enabled and sys.stderr is not None
+        self.enabled = enabled and sys.stderr is not None and sys.stderr.isatty()
         self.phase = ""
 
     def message(self, text: str) -> None:
         if self.enabled:
             print(f"\r\033[K{text}", end="", file=sys.stderr, flush=True)
+            ProgressBar.line_open = True
 
     def done(self) -> None:
         if self.enabled:
+            self.end_open_line()
+
+    @classmethod
+    def end_open_line(cls) -> None:
+        """Finish a half-written progress line so the next message starts on its own line."""
+        if cls.line_open:
             print(file=sys.stderr, flush=True)
+            cls.line_open = False
 
     def as_callback(self):
         import keras

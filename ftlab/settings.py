@@ -12,9 +12,11 @@ Environment variables:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import socket
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -102,6 +104,42 @@ def seed_everything(seed: int | None = None) -> int:
     return seed
 
 
+@contextlib.contextmanager
+def silenced_native_stderr():
+    """Hide what C++ libraries write straight to file descriptor 2 (TensorFlow's start-up lines).
+
+    ``TF_CPP_MIN_LOG_LEVEL`` does not silence the lines TensorFlow prints before its logging is
+    initialised (DESIGN notes §4b). Python's own ``sys.stderr`` messages and exceptions still
+    show, because the redirection covers only the descriptor, only inside the ``with`` block.
+    """
+    try:
+        sys.stderr.flush()
+        saved = os.dup(2)
+    except (OSError, ValueError, AttributeError):
+        yield
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+def import_tensorflow():
+    """Import TensorFlow (and Keras) without its native start-up noise; returns the module."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    if "tensorflow" in sys.modules:
+        return sys.modules["tensorflow"]
+    with silenced_native_stderr():
+        import keras  # noqa: F401
+        import tensorflow as tf
+
+        tf.config.list_physical_devices("GPU")  # the CUDA probe logs too; do it now, quietly
+    return tf
+
+
 @dataclass
 class DeviceReport:
     """What the lesson runs on."""
@@ -126,9 +164,8 @@ def device_report(enable_mixed_precision: bool = True) -> DeviceReport:
     With more than one GPU it names ``tf.distribute.MirroredStrategy`` as the way to use them
     (see :func:`distribution_strategy`); ftlab never runs a home-made data-parallel loop.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    tf = import_tensorflow()
     import keras
-    import tensorflow as tf
 
     gpus = tf.config.list_physical_devices("GPU")
     mixed = False

@@ -84,12 +84,21 @@ def test_finetune_reports_skipped_files(photo_folder):
         (["predict", "{tmp}/missing.jpg"], "missing.jpg"),
     ],
 )
-def test_bad_input_is_one_clear_line(args, message, tmp_path, photo_folder):
+def test_bad_input_is_one_clear_line(args, message, tmp_path, photo_folder, capsys):
+    from ftlab.cli import main
+
     (tmp_path / "empty").mkdir()
     (tmp_path / "garbage.keras").write_text("not a model")
-    args = [a.format(tmp=tmp_path, photos=photo_folder) for a in args]
-    proc = run_cli(*args)
+    code = main([a.format(tmp=tmp_path, photos=photo_folder) for a in args])
+    err = capsys.readouterr().err
+    assert code == 2
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in err
+    assert message in lines[0] and "error:" in lines[0]
+
+
+def test_bad_input_exit_code_in_a_real_process(tmp_path):
+    proc = run_cli("finetune", "--data", tmp_path / "nowhere")
     assert proc.returncode == 2
-    lines = proc.stderr.strip().splitlines()
+    assert proc.stderr.strip().splitlines()[-1].startswith("ftlab finetune: error:")
     assert "Traceback" not in proc.stderr
-    assert message in lines[-1] and "error:" in lines[-1]
