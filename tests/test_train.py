@@ -78,3 +78,22 @@ def test_load_model_errors_name_the_file(tmp_path):
     bad.write_bytes(b"this is not a zip")
     with pytest.raises(ModelError, match="bad.keras: cannot read"):
         train.load_model(bad)
+
+
+def test_interrupted_finetune_resumes_from_its_backup(tmp_path):
+    import keras
+
+    class Interrupt(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            if self.params.get("epochs") == 3 and epoch == 1:
+                raise KeyboardInterrupt("simulated Ctrl-C in epoch 2 of fine-tuning")
+
+    x, y = _photos(4)
+    args = dict(image_size=64, head_epochs=2, finetune_epochs=3, unfreeze=1, batch_size=4,
+                checkpoint_dir=tmp_path / "backup", patience=10)
+    with pytest.raises(KeyboardInterrupt):
+        train.finetune(x[:6], y[:6], x[6:], y[6:], ["cat", "coffee"], progress=Interrupt(), **args)
+    assert any((tmp_path / "backup").iterdir()), "a backup must survive the interruption"
+    result = train.finetune(x[:6], y[:6], x[6:], y[6:], ["cat", "coffee"], **args)
+    assert len(result.history["finetune"]["loss"]) == 2, "resumed at epoch 2 of 3, not from scratch"
+    assert not (tmp_path / "backup").exists() or not any((tmp_path / "backup").iterdir())
