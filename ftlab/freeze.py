@@ -79,23 +79,29 @@ def _efficientnet_stage(block: str) -> str | None:
 _MOBILENET_V2_STAGES = (0, 1, 1, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 5, 5, 5, 6)  # block_0..block_16 → stage-1
 
 
-def _mobilenet_block(name: str) -> str | None:
-    # MobileNetV2: expanded_conv_* (block 0), block_1_* ... block_16_*, Conv_1, out_relu.
-    # MobileNetV3: expanded_conv_* (block 0), expanded_conv_1_* ..., conv_1*.
-    match = re.match(r"^expanded_conv(?:_(\d+))?_", name) or re.match(r"^block_(\d+)_", name)
+def _mobilenet_v2_block(name: str) -> str | None:
+    # MobileNetV2: Conv1 (stem), expanded_conv_* (block 0), block_1_* ... block_16_*, Conv_1 + out_relu
+    if name.startswith("expanded_conv_"):
+        return "block_0"
+    match = re.match(r"^block_(\d+)_", name)
     if match:
-        return f"block_{int(match[1] or 0)}"
-    if re.match(r"^(Conv_1|out_relu|conv_1)", name):
-        return "head"
-    return None
+        return f"block_{match[1]}"
+    return "head" if re.match(r"^(Conv_1|out_relu)", name) else None
 
 
-def _mobilenet_stage(block: str) -> str | None:
-    # Stages (by output width) are known for MobileNetV2's 17 blocks only; V3 falls back to blocks.
+def _mobilenet_v2_stage(block: str) -> str | None:
     match = re.match(r"^block_(\d+)$", block)
     if match and int(match[1]) < len(_MOBILENET_V2_STAGES):
         return f"stage{_MOBILENET_V2_STAGES[int(match[1])] + 1}"
     return block
+
+
+def _mobilenet_v3_block(name: str) -> str | None:
+    # MobileNetV3: conv (stem), expanded_conv_* (block 0), expanded_conv_1_* ..., conv_1 (head)
+    match = re.match(r"^expanded_conv(?:_(\d+))?_", name)
+    if match:
+        return f"block_{int(match[1] or 0)}"
+    return "head" if re.match(r"^conv_1(_bn)?$", name) else None
 
 
 def _resnet_block(name: str) -> str | None:
@@ -148,7 +154,8 @@ def _same(block: str) -> str:
 _FAMILIES = (
     _Family("efficientnet_lite0", _lite0_block, _lite0_stage),
     _Family("efficientnet", _efficientnet_block, _efficientnet_stage),
-    _Family("mobilenet", _mobilenet_block, _mobilenet_stage),
+    _Family("mobilenet_v2", _mobilenet_v2_block, _mobilenet_v2_stage),
+    _Family("mobilenet_v3", _mobilenet_v3_block, _same),
     _Family("resnet_densenet", _resnet_block, _resnet_stage),
     _Family("convnext", _convnext_block, _convnext_stage),
     _Family("xception", _xception_block, _xception_stage),
@@ -213,19 +220,23 @@ def _assign(layers, block_of) -> dict[str, list]:
     """Walk layers input→output; unrecognised ones join the current group.
 
     Layers before the first recognised one form ``stem`` (preprocessing included); unrecognised
-    layers after a global pooling layer form ``head``.
+    layers after the final global pooling form ``head``. Only a pooling among the last few
+    layers counts: squeeze-and-excitation blocks pool too, deep inside the network.
     """
+    final_pool = None
+    for index, layer in enumerate(layers):
+        if (type(layer).__name__ in _GLOBAL_POOLING and not getattr(layer, "keepdims", False)
+                and index >= len(layers) - 4):
+            final_pool = index
     groups: dict[str, list] = {}
-    current, pooled = "stem", False
-    for layer in layers:
+    current = "stem"
+    for index, layer in enumerate(layers):
         block = block_of(layer.name)
-        if block is None and pooled:
+        if block is None and final_pool is not None and index > final_pool:
             block = "head"
         if block is not None:
             current = block
         groups.setdefault(current, []).append(layer)
-        if type(layer).__name__ in _GLOBAL_POOLING:
-            pooled = True
     return groups
 
 
@@ -275,7 +286,7 @@ def block_groups(model) -> dict[str, list]:
 
     * EfficientNet-Lite0 (ftlab): ``stem``, ``block01`` … ``block16``, ``head``;
     * keras EfficientNet B0–B7/V2: ``stem``, ``block1a`` … ``block7a``, ``head`` (``top_*``);
-    * MobileNetV2/V3: ``stem``, ``block_0`` … ``block_16``, ``head``;
+    * MobileNetV2/V3: ``stem``, ``block_0`` … ``block_16`` (V3: ``block_10``/``block_14``), ``head``;
     * ResNet(V2)/DenseNet: ``stem``, ``conv2_block1`` … ``conv5_block3``, ``head`` (V2, DenseNet);
     * ConvNeXt: ``stem``, ``stage0_block0`` …, ``stageN_downsampling``, ``head``;
     * Xception: ``block1`` … ``block14``; InceptionV3: ``mixed0`` … ``mixed10``;

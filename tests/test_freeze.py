@@ -36,6 +36,12 @@ def _covers_every_layer_once(model, groups):
         expected |= {id(layer) for layer in model.layers
                      if layer is not backbone and type(layer).__name__ != "InputLayer"}
     assert set(grouped) == expected
+    # each group is one contiguous run of layers, in input→output order
+    order = [id(layer) for layer in backbone.layers if type(layer).__name__ != "InputLayer"]
+    position = {key: i for i, key in enumerate(order)}
+    runs = [[position[id(layer)] for layer in layers] for name, layers in groups.items() if name != "classifier"]
+    flat = [index for run in runs for index in run]
+    assert flat == sorted(flat) == list(range(len(order)))
 
 
 def test_lite0_blocks_and_stages():
@@ -194,13 +200,15 @@ def test_bare_backbone_freezes_entirely():
 @pytest.mark.parametrize("name, first_blocks, last, stages", [
     ("mobilenet_v2", ["stem", "block_0", "block_1"], "head", ["stem", "stage1", "stage2"]),
     ("resnet50", ["stem", "conv2_block1", "conv2_block2"], "conv5_block3", ["stem", "conv2", "conv3", "conv4", "conv5"]),
+    # squeeze-and-excitation pools inside blocks must not start the head
+    ("mobilenet_v3_small", ["stem", "block_0", "block_1"], "head", ["stem", "block_0"]),
 ])
 def test_keras_applications_groups(name, first_blocks, last, stages):
     backbone = backbones.build_backbone(name, image_size=64, weights=None)
     groups = freeze.block_groups(backbone)
     assert list(groups)[:3] == first_blocks and list(groups)[-1] == last
     _covers_every_layer_once(backbone, groups)
-    assert groups["stem"][0].name == "preprocess"
+    assert groups["stem"][0].name in ("preprocess", "rescaling")  # preprocessing belongs to the stem
     assert list(freeze.stage_groups(backbone))[:len(stages)] == stages
     if name == "mobilenet_v2":
         assert len(groups) == 19 and len(freeze.stage_groups(backbone)) == 9
