@@ -119,3 +119,30 @@ def test_an_intact_copy_is_accepted(tmp_path):
     arrays = lite0.imagenet_weight_arrays(copy)
     assert len(arrays) == 247 and arrays["predictions/kernel"].shape == (1280, 1000)
     assert arrays["predictions/kernel"].dtype == np.float32
+
+
+def test_weights_file_and_model_match_exactly(logits_model):
+    keys = {f"{layer.name}/{w.name}" for layer in logits_model.layers for w in layer.weights}
+    assert keys == set(lite0.imagenet_weight_arrays())
+
+
+def test_conversion_tool_names_and_layouts():
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parent.parent / "tools" / "convert_lite0.py"
+    spec = importlib.util.spec_from_file_location("convert_lite0", path)
+    tool = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(tool)  # stdlib only at import time: no torch needed here
+    assert tool.keras_name("_conv_stem.weight") == "stem_conv/kernel"
+    assert tool.keras_name("_blocks.0._depthwise_conv.weight") == "block01_dwconv/kernel"
+    assert tool.keras_name("_blocks.15._bn0.running_var") == "block16_expand_bn/moving_variance"
+    assert tool.keras_name("_bn1.bias") == "head_bn/beta"
+    assert tool.keras_name("_fc.bias") == "predictions/bias"
+    assert tool.keras_name("_bn0.num_batches_tracked") is None
+    conv = np.arange(2 * 3 * 5 * 5).reshape(2, 3, 5, 5)  # OIHW
+    assert tool.to_keras_layout("stem_conv/kernel", conv)[4, 1, 2, 0] == conv[0, 2, 4, 1]
+    depthwise = np.arange(4 * 1 * 3 * 3).reshape(4, 1, 3, 3)  # (C, 1, kh, kw)
+    assert tool.to_keras_layout("block02_dwconv/kernel", depthwise).shape == (3, 3, 4, 1)
+    assert tool.to_keras_layout("block02_dwconv/kernel", depthwise)[2, 0, 3, 0] == depthwise[3, 0, 2, 0]
+    assert tool.to_keras_layout("predictions/kernel", np.zeros((1000, 1280))).shape == (1280, 1000)
