@@ -4,7 +4,8 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.ftlab-installed
-NOTEBOOK_ENV := FTLAB_OFFLINE=1 FTLAB_QUICK=1 TF_CPP_MIN_LOG_LEVEL=2 MPLBACKEND=Agg
+# Notebooks run offline, in quick mode, with a cache inside the checkout (a fresh clone starts cold).
+NOTEBOOK_ENV := FTLAB_OFFLINE=1 FTLAB_QUICK=1 FTLAB_CACHE=$(CURDIR)/build/cache TF_CPP_MIN_LOG_LEVEL=2 MPLBACKEND=Agg
 
 .PHONY: lab test install lint unit notebooks benchmark clean
 
