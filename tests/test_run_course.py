@@ -1,0 +1,82 @@
+"""tools/run_course.py (``make course``): executes lessons, measures time and memory, writes the table."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+
+import nbformat
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def load_tool():
+    spec = importlib.util.spec_from_file_location("run_course", REPO / "tools" / "run_course.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+run_course = load_tool()
+
+
+def write_notebook(path: Path, *sources: str) -> Path:
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [nbformat.v4.new_markdown_cell(f"# {path.stem}")]
+    notebook.cells += [nbformat.v4.new_code_cell(source) for source in sources]
+    nbformat.write(notebook, path)
+    return path
+
+
+def test_runs_lessons_measures_them_and_reports_failures(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("FTLAB_QUICK", "1")  # the runner must unset it: the course runs in full mode
+    heavy = write_notebook(
+        tmp_path / "00_heavy.ipynb",
+        "import os\nimport numpy as np\n\nblock = np.ones(300 * 1024 * 1024 // 8)  # 300 MiB, touched",
+        "print('quick:', os.environ.get('FTLAB_QUICK'), 'offline:', os.environ.get('FTLAB_OFFLINE'))",
+    )
+    broken = write_notebook(tmp_path / "01_broken.ipynb", "raise ValueError('this lesson is broken')")
+    out = tmp_path / "build"
+
+    code = run_course.main([str(heavy), str(broken), "--out", str(out)])
+
+    assert code == 1  # one lesson failed
+    runs = {run["lesson"]: run for run in json.loads((out / "course.json").read_text())}
+    assert runs["00_heavy"]["ok"] and not runs["01_broken"]["ok"]
+    assert runs["00_heavy"]["kernel_peak_mib"] >= 300
+    assert runs["00_heavy"]["tree_peak_mib"] >= runs["00_heavy"]["kernel_peak_mib"]
+    assert runs["01_broken"]["kernel_peak_mib"] < 300
+    assert 0 < runs["00_heavy"]["wall_s"] < 300
+    assert "ValueError: this lesson is broken" in runs["01_broken"]["error"]
+
+    executed = nbformat.read(out / "course" / "00_heavy.ipynb", as_version=4)
+    assert executed.cells[2].outputs[0]["text"] == "quick: None offline: 1\n"
+    assert (out / "course" / "00_heavy.html").stat().st_size > 10_000
+    table = (out / "course.md").read_text()
+    assert "| 00_heavy | ran |" in table
+    assert "| 01_broken | **failed**: ValueError: this lesson is broken |" in table
+    assert "full offline" in table
+    assert not (out / "course" / "cache").exists()
+    assert "failed: 01_broken" in capsys.readouterr().err
+
+
+def test_budget_overrun_fails_unless_only_reporting():
+    fine = run_course.LessonRun("a", True, wall_s=100, kernel_peak_mib=900, tree_peak_mib=1000)
+    too_big = run_course.LessonRun("b", True, wall_s=100, kernel_peak_mib=2000, tree_peak_mib=2100)
+    too_slow = run_course.LessonRun("c", True, wall_s=9 * 60, kernel_peak_mib=500, tree_peak_mib=600)
+    assert fine.within_budget()
+    assert not too_big.within_budget()
+    assert not too_slow.within_budget()
+    table = run_course.markdown_table([fine, too_big, too_slow], quick=False)
+    assert "| a | ran | 1 min 40 s | 900 MiB | 1,000 MiB | ✓ |" in table
+    assert "| b | ran | 1 min 40 s | 2,000 MiB | 2,100 MiB | ✗ |" in table
+    assert "| c | ran | 9 min 00 s | 500 MiB | 600 MiB | ✗ |" in table
+
+
+def test_missing_lesson_is_a_clear_error(tmp_path, capsys):
+    assert run_course.main([str(tmp_path / "nope.ipynb"), "--out", str(tmp_path)]) == 2
+    assert "no such lesson notebook" in capsys.readouterr().err
