@@ -103,6 +103,16 @@ def test_repository_header_links_point_at_existing_files():
             )
 
 
+def test_course_notebooks_do_not_pin_a_device():
+    """Lessons run unchanged on a CPU or a GPU (docs/GPU.md): no device placement in the code."""
+    pinned = re.compile(r"tf\.device\(|CUDA_VISIBLE_DEVICES|[\"']/(?:device:)?[CG]PU:\d")
+    for path, _ in headers.course_notebooks(REPO):
+        for number, cell in enumerate(nbformat.read(path, as_version=4).cells):
+            if cell.cell_type == "code":
+                found = pinned.search(cell.source)
+                assert not found, f"{path.relative_to(REPO)} cell {number} pins a device: {found.group(0)}"
+
+
 # --- the tool, on a toy course ---------------------------------------------------------------------
 
 
