@@ -120,18 +120,29 @@ class LabServer:
     def start(self) -> None:
         self._write_settings()
         command = [
-            sys.executable, "-m", "jupyterlab", "--no-browser",
-            "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={self.port}", "--ServerApp.port_retries=0",
-            f"--IdentityProvider.token={self.token}", f"--ServerApp.root_dir={self.root}",
-            "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
+            sys.executable,
+            "-m",
+            "jupyterlab",
+            "--no-browser",
+            "--ServerApp.ip=127.0.0.1",
+            f"--ServerApp.port={self.port}",
+            "--ServerApp.port_retries=0",
+            f"--IdentityProvider.token={self.token}",
+            f"--ServerApp.root_dir={self.root}",
+            "--LabApp.news_url=None",
+            "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate",
             "--LabApp.extension_manager=readonly",
         ]
         if hasattr(os, "geteuid") and os.geteuid() == 0:
             command.append("--allow-root")
         with open(self.log_path, "wb") as log:
             self.process = subprocess.Popen(
-                command, env=self._environment(), stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                command,
+                env=self._environment(),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         deadline = time.monotonic() + SERVER_START_TIMEOUT_S
         while time.monotonic() < deadline:
@@ -270,7 +281,9 @@ def open_notebook(page, server: LabServer, name: str, shots: Shots) -> None:
     # The panel shows one empty cell until the file's content arrives, and the indicator reads
     # idle before the kernel exists: wait for the server's session and a settled page.
     while not (
-        page.locator(CELLS).count() == expected and server.kernel_state(name) == "idle" and _still_idle(page, 1.0)
+        page.locator(CELLS).count() == expected
+        and server.kernel_state(name) == "idle"
+        and _still_idle(page, 1.0)
     ):
         if time.monotonic() > deadline:
             shots.take(page, "not-ready")
