@@ -37,7 +37,7 @@ import numpy as np
 from ftlab.skin.classes import DX_CODES, HAM10000_COUNTS, ham10000_proportions
 
 SYNTHETIC_TAG = "SYNTHETIC dermoscopy (ftlab generator; not real patients, not for diagnosis)"
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 FIELD_OF_VIEW_MM = 20.0  # the image's width stands for 20 mm of skin: diameter_mm = radius * 20
 
 # Colours (RGB 0..255) of dermoscopic structures, rough textbook values.
@@ -226,7 +226,7 @@ def render_lesion(rng, code: str, size: int = 96, skin_tone: float | None = None
     radius = _lerp(rng.uniform(*style["radius"]), rng.uniform(*other["radius"]), mix)
     fuzz = _lerp(rng.uniform(*style["fuzz"]), rng.uniform(*other["fuzz"]), mix)
     if skin_tone is None:
-        skin_tone = float(rng.beta(1.4, 6.0))  # mostly light skin, as in HAM10000
+        skin_tone = float(rng.beta(1.3, 8.0))  # mostly light skin, as in HAM10000
 
     lin = (np.arange(size) + 0.5) / size * 2 - 1
     xx, yy = np.meshgrid(lin, lin)
@@ -260,7 +260,7 @@ def render_lesion(rng, code: str, size: int = 96, skin_tone: float | None = None
     chosen = (first + list(rng.permutation(rest)))[:max(1, n_colours)]
     if atypical:
         chosen[0] = other["palette"][0] if rng.random() < mix else chosen[0]
-    darken = 1 - 0.35 * skin_tone  # pigment reads darker on darker skin, so contrast drops
+    darken = 1 - 0.45 * skin_tone  # pigment reads darker on darker skin, so contrast drops
     palette = np.array([COLOURS[c] for c in chosen], dtype=float) * darken
     direction = rng.uniform(0, 2 * np.pi)
     lopsided = asymmetry * 2.0 * (np.cos(direction) * xx + np.sin(direction) * yy) / max(radius, 0.1)
@@ -325,6 +325,7 @@ def render_lesion(rng, code: str, size: int = 96, skin_tone: float | None = None
                      rng.uniform(0.05, 0.1, count) * max(radius, 0.15) / 0.25, 0.01)
         lesion = _lerp(lesion * 1.15, np.array(COLOURS["maroon"]) * 0.8, lac[..., None] * 0.8 * strength)
 
+    lesion = _lerp(lesion, skin, 0.3 * skin_tone)  # and its colours stand out less from the skin
     image = _lerp(image, lesion, mask[..., None])
 
     # acquisition: hairs, vignette of the dermoscope, colour cast, sensor noise
