@@ -27,7 +27,11 @@ def register(subparsers) -> None:
         "finetune", help="fine-tune a pretrained backbone on a folder of class sub-folders",
         description="Phase 1 trains a head on cached frozen features; phase 2 fine-tunes the top blocks "
                     "with a 10x lower learning rate and keeps it only if it beats phase 1 on validation.")
-    f.add_argument("--data", required=True, metavar="DIR", help="folder with one sub-folder of images per class")
+    f.add_argument("--data", required=True, metavar="DIR",
+                   help="folder with one sub-folder of images per class (with --metadata: the folder of images)")
+    f.add_argument("--metadata", metavar="CSV",
+                   help="HAM10000-style labels: a CSV with image_id, dx and optional lesion_id columns; images are "
+                        "found under --data by file name, and no lesion is split between training and validation")
     group = f.add_mutually_exclusive_group()
     group.add_argument("--val", metavar="DIR", help="validation folder with the same class sub-folders")
     group.add_argument("--val-split", type=float, default=0.2, metavar="F",
@@ -146,8 +150,16 @@ def finetune_command(args: argparse.Namespace) -> dict:
     settings.seed_everything(args.seed)
     bar = ProgressBar(not args.json)
     bar.message(f"reading {args.data} ...")
-    data = images.load_image_folder(args.data, image_size=args.size, val_dir=args.val, val_split=args.val_split,
-                                    batch_size=args.batch_size, seed=args.seed, verbose=False)
+    if args.metadata:
+        from ftlab.skin import ham10000
+
+        if args.val is not None:
+            raise DataError("--val cannot be combined with --metadata; use --val-split (the split keeps lesions whole)")
+        data = ham10000.load_ham_folder(args.data, args.metadata, image_size=args.size, val_split=args.val_split,
+                                        seed=args.seed, verbose=False)
+    else:
+        data = images.load_image_folder(args.data, image_size=args.size, val_dir=args.val, val_split=args.val_split,
+                                        batch_size=args.batch_size, seed=args.seed, verbose=False)
     checkpoint_dir = Path(args.out).with_suffix(".resume") if args.out else None
     result = train.finetune(
         data.x_train, data.y_train, data.x_val, data.y_val, data.class_names, backbone=args.backbone,
@@ -159,6 +171,8 @@ def finetune_command(args: argparse.Namespace) -> dict:
     output = result.summary()
     output.update({"n_train": int(data.n_train), "n_val": int(data.n_val), "skipped_files": _skipped(data.skipped),
                    "class_names": list(data.class_names), "seconds": round(time.perf_counter() - start, 2)})
+    if args.metadata:
+        output["metadata_report"] = data.report.as_dict(examples=10)
     if args.out:
         output["model"] = str(train.save_model(result.model, args.out, result.config))
     return output
