@@ -258,7 +258,7 @@ _CELL_STATES_JS = """
     prompt: (cell.querySelector('.jp-InputArea-prompt') || {}).textContent || '',
     source: [...cell.querySelectorAll('.jp-InputArea-editor .cm-line')].map(l => l.textContent).join('\\n'),
     error: !!cell.querySelector('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]')
-           && /Traceback|Error/.test((cell.querySelector('.jp-OutputArea') || {}).textContent || ''),
+           && /Traceback \\(most recent call last\\)/.test((cell.querySelector('.jp-OutputArea') || {}).textContent || ''),
     output: ((cell.querySelector('.jp-OutputArea') || {}).textContent || '').slice(-1500),
   }))
 """
@@ -381,14 +381,18 @@ def parse_count(readout: str) -> int:
     return int(re.sub(r"[^\d]", "", match.group(1)))
 
 
-def wait_for_readout_change(page, index: int, old: str, timeout_s: float = 30) -> str:
+def wait_for_count(page, index: int, expected: int, timeout_s: float = 30) -> str:
+    """Wait until the panel's read-out shows ``expected`` trainable parameters; returns its text."""
     deadline = time.monotonic() + timeout_s
-    while time.monotonic() < deadline:
-        text = panel_readout(page, index)
-        if text != old:
-            return text
+    text = panel_readout(page, index)
+    while parse_count(text) != expected:
+        if time.monotonic() > deadline:
+            raise AssertionError(
+                f"the read-out shows {text!r}, expected {expected:,} after {timeout_s:.0f} s"
+            )
         time.sleep(0.2)
-    raise AssertionError(f"the read-out stayed {old!r} for {timeout_s:.0f} s after the slider moved")
+        text = panel_readout(page, index)
+    return text
 
 
 def move_slider_right(page, slider, steps: int) -> None:
@@ -445,30 +449,35 @@ def test_scratch_panel_slider_updates_readout(tmp_path, request):
             assert parse_count(before) == 1_007
             shots.take(page, "panel")
             move_slider_right(page, slider, steps=3)
-            after = wait_for_readout_change(page, index, before)
+            wait_for_count(page, index, 4_007)
             shots.take(page, "moved")
             assert slider_value(slider) == 4
-            assert parse_count(after) == 4_007, after
         except BaseException:
             shots.take(page, "failure")
             raise
 
 
-def test_harness_cleans_up_when_a_test_fails(tmp_path):
-    """A failure inside the harness still stops JupyterLab, its kernel and Chromium."""
+def test_harness_reports_a_failing_cell_and_cleans_up(tmp_path, request):
+    """A traceback fails the test with the cell's error, and JupyterLab, its kernel and Chromium stop."""
     root = tmp_path / "root"
     root.mkdir()
+    notebook = nbformat.v4.new_notebook()
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    notebook.cells = [
+        nbformat.v4.new_markdown_cell("# Broken"),
+        nbformat.v4.new_code_cell("x = 1"),
+        nbformat.v4.new_code_cell("x / 0"),
+        nbformat.v4.new_code_cell("never = True"),
+    ]
+    nbformat.write(notebook, root / "broken.ipynb")
+    shots = Shots(request.node.name)
     processes: list[psutil.Process] = []
-    with pytest.raises(RuntimeError, match="deliberate failure"):
+    with pytest.raises(AssertionError, match=r"cell 2 raised:\nx / 0\n[\s\S]*ZeroDivisionError"):
         with lab_server(root, tmp_path / "state") as server, chromium_page() as (page, browser_processes):
-            kernel = server.api("api/kernels", method="POST", body={})
-            page.goto(server.url("api/kernels"))
-            assert kernel["id"] in page.inner_text("body")
-            deadline = time.monotonic() + 30
-            while len(server.processes()) < 2 and time.monotonic() < deadline:
-                time.sleep(0.2)
+            open_notebook(page, server, "broken.ipynb", shots)
             processes = server.processes() + browser_processes
-            assert len(processes) >= 3, processes  # server, kernel, and at least one browser process
-            raise RuntimeError("deliberate failure")
+            kernels = [p for p in server.processes() if "ipykernel" in " ".join(p.cmdline())]
+            assert len(kernels) == 1 and browser_processes, (kernels, browser_processes)
+            run_up_to(page, find_cell(page, "never = True"), server, shots, timeout_s=60)
     _, alive = psutil.wait_procs(processes, timeout=20)
     assert not alive, f"left running: {[(p.pid, p.name()) for p in alive]}"
