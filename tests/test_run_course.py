@@ -80,3 +80,19 @@ def test_budget_overrun_fails_unless_only_reporting():
 def test_missing_lesson_is_a_clear_error(tmp_path, capsys):
     assert run_course.main([str(tmp_path / "nope.ipynb"), "--out", str(tmp_path)]) == 2
     assert "no such lesson notebook" in capsys.readouterr().err
+
+
+def test_per_cell_profile_names_the_cell_that_used_memory(tmp_path, capsys):
+    lesson = write_notebook(
+        tmp_path / "00_profiled.ipynb",
+        "x = 1",
+        "import numpy as np\n\nblock = np.ones(250 * 1024 * 1024 // 8)",
+        "import os\n\nprint(os.environ['FTLAB_OFFLINE'], os.environ.get('FTLAB_QUICK'))",
+    )
+    assert run_course.main(["--per-cell", str(lesson)]) == 0
+    report = capsys.readouterr().out
+    rows = [line for line in report.splitlines() if line.startswith("| ") and line[2].isdigit()]
+    cell, peak, rise = (field.strip() for field in rows[0].split("|")[1:4])
+    assert cell == "2"  # the allocation, the largest rise
+    assert int(rise.replace(",", "").lstrip("+")) >= 250
+    assert int(peak.replace(",", "")) >= 250

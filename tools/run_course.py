@@ -17,6 +17,7 @@ Usage:
     python tools/run_course.py                 # all lessons (notebooks/NN_*.ipynb)
     python tools/run_course.py notebooks/01_image_classification.ipynb
     python tools/run_course.py --quick         # FTLAB_QUICK=1, a fast smoke run of the same thing
+    python tools/run_course.py --per-cell notebooks/00_pretrained_models.ipynb  # which cells use memory
 
 Exit status 1 when a lesson fails or goes over the budget (8 min, 2 GiB; ``--no-budget`` only
 reports).
@@ -162,6 +163,48 @@ def run_lesson(notebook: Path, out_dir: Path, quick: bool, timeout_s: float, htm
     return LessonRun(name, code == 0, round(wall, 1), round(kernel_peak, 1), round(tree_peak, 1), error)
 
 
+def profile_cells(notebook: Path, quick: bool, timeout_s: float, top: int = 8) -> str:
+    """Run a lesson in this process with nbclient; report the cells that raised the kernel's peak RSS."""
+    import nbclient
+    import nbformat
+
+    cache = ROOT / "build" / "course" / "cache" / f"{notebook.stem}-profile"
+    shutil.rmtree(cache, ignore_errors=True)
+    cache.mkdir(parents=True)
+    executed = nbformat.read(notebook, as_version=4)
+    client = nbclient.NotebookClient(
+        executed,
+        timeout=int(timeout_s),
+        kernel_name="python3",
+        resources={"metadata": {"path": str(notebook.parent)}},
+    )
+    rows = []
+    started = time.monotonic()
+
+    def after_cell(cell, cell_index, **_):
+        pid = client.km.provisioner.process.pid
+        rss = psutil.Process(pid).memory_info().rss / MIB
+        rows.append(
+            (cell_index, high_water_mark_bytes(pid) / MIB, rss, time.monotonic() - started, cell.source)
+        )
+
+    client.on_cell_executed = after_cell
+    client.execute(env=lesson_environment(cache, quick))
+    shutil.rmtree(cache, ignore_errors=True)
+    lines = [f"{notebook.name}: kernel peak RSS {rows[-1][1]:,.0f} MiB; cells that raised it most:", ""]
+    lines.append("| cell | peak after (MiB) | peak rise (MiB) | RSS after (MiB) | at (s) | first line |")
+    lines.append("|---:|---:|---:|---:|---:|---|")
+    rises = []
+    previous_peak = 0.0
+    for index, peak, rss, at, source in rows:
+        rises.append((peak - previous_peak, index, peak, rss, at, source))
+        previous_peak = peak
+    for rise, index, peak, rss, at, source in sorted(rises, reverse=True)[:top]:
+        first = next((line for line in source.splitlines() if line.strip()), "")[:70].replace("|", "\\|")
+        lines.append(f"| {index} | {peak:,.0f} | {rise:+,.0f} | {rss:,.0f} | {at:.0f} | `{first}` |")
+    return "\n".join(lines) + "\n"
+
+
 def _minutes(seconds: float) -> str:
     minutes, rest = divmod(round(seconds), 60)
     return f"{minutes} min {rest:02d} s" if minutes else f"{rest} s"
@@ -233,6 +276,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--timeout", type=float, default=1800, help="seconds per lesson before it is stopped")
     parser.add_argument("--no-html", action="store_true", help="skip the HTML export")
     parser.add_argument("--no-budget", action="store_true", help="report budget overruns without failing")
+    parser.add_argument(
+        "--per-cell",
+        action="store_true",
+        help="profile memory cell by cell instead (for fitting a lesson in 2 GiB)",
+    )
     args = parser.parse_args(argv)
 
     lessons = [path.resolve() for path in args.lessons] or find_lessons(ROOT / "notebooks")
@@ -242,6 +290,10 @@ def main(argv: list[str] | None = None) -> int:
             f"error: no such lesson notebook: {', '.join(missing) or 'notebooks/NN_*.ipynb'}", file=sys.stderr
         )
         return 2
+    if args.per_cell:
+        for notebook in lessons:
+            print(profile_cells(notebook, args.quick, args.timeout), flush=True)
+        return 0
     out_dir = args.out / "course"
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = []
