@@ -403,6 +403,78 @@ def move_slider_right(page, slider, steps: int) -> None:
         handle.press("ArrowRight")
 
 
+def run_probe_below(
+    page, index: int, code: str, server: LabServer, shots: Shots, timeout_s: float = 60
+) -> str:
+    """Insert a code cell below cell ``index`` (key B), type ``code``, run it; return its output text."""
+    select_cell(page, index)
+    page.keyboard.press("Escape")
+    page.keyboard.press("b")
+    page.keyboard.press("Enter")
+    page.keyboard.insert_text(code)  # no auto-closed brackets, unlike typing key by key
+    page.keyboard.press("Shift+Enter")
+    wait_until_run(page, [index + 1], timeout_s, shots, server)
+    return cell_states(page)[index + 1]["output"].strip()
+
+
+def panel_variable(source: str) -> str:
+    """Name the lesson gives its freeze panel (``panel = ftlab.widgets.FreezePanel(...)``)."""
+    match = re.search(r"^(\w+)\s*=\s*(?:ftlab\.)?(?:widgets\.)?FreezePanel\(", source, re.MULTILINE)
+    assert match, f"the freeze-panel cell does not assign a FreezePanel to a name:\n{source}"
+    return match.group(1)
+
+
+def drive_freeze_panel(page, server: LabServer, name: str, shots: Shots, timeout_s: float) -> dict:
+    """Open ``name``, run its freeze-panel cell, move the slider, apply, and compare with Keras.
+
+    Returns the figures seen, for the assertions of the caller.
+    """
+    open_notebook(page, server, name, shots)
+    index = find_cell(page, "FreezePanel(")
+    variable = panel_variable(cell_states(page)[index]["source"])
+    run_up_to(page, index, server, shots, timeout_s)
+    slider = slider_in(page, index)
+    k_before, before = slider_value(slider), parse_count(panel_readout(page, index))
+    maximum = int(float(slider.locator(".noUi-handle").first.get_attribute("aria-valuemax") or 0))
+    steps = 2 if k_before + 2 <= maximum else -2
+    shots.take(page, "panel")
+    handle = slider.locator(".noUi-handle").first
+    handle.click()
+    for _ in range(abs(steps)):
+        handle.press("ArrowRight" if steps > 0 else "ArrowLeft")
+    k_after = k_before + steps
+    deadline = time.monotonic() + 30
+    while slider_value(slider) != k_after or parse_count(panel_readout(page, index)) == before:
+        assert time.monotonic() < deadline, (
+            f"slider at {slider_value(slider)} (wanted {k_after}), read-out {panel_readout(page, index)!r}"
+        )
+        time.sleep(0.2)
+    time.sleep(1.0)  # let the last key's update arrive
+    shown = parse_count(panel_readout(page, index))
+    shots.take(page, "moved")
+    cell = page.locator(CELLS).nth(index)
+    cell.locator(".jp-OutputArea button", has_text="Apply").first.click()
+    cell.locator(".jp-OutputArea .widget-label", has_text="applied:").first.wait_for()
+    shots.take(page, "applied")
+    probe = (
+        "import math; "
+        f"print('KERAS', {variable}.top_k.value, "
+        f"sum(math.prod(v.shape) for v in {variable}.model.trainable_weights))"
+    )
+    output = run_probe_below(page, index, probe, server, shots)
+    shots.take(page, "keras-count")
+    match = re.search(r"KERAS (\d+) (\d+)", output)
+    assert match, f"probe cell printed {output!r}"
+    return {
+        "k_before": k_before,
+        "k_after": k_after,
+        "before": before,
+        "shown": shown,
+        "kernel_k": int(match.group(1)),
+        "keras_trainable": int(match.group(2)),
+    }
+
+
 # --- tests ----------------------------------------------------------------------------------------
 
 SCRATCH_PANEL = """\
@@ -481,3 +553,30 @@ def test_harness_reports_a_failing_cell_and_cleans_up(tmp_path, request):
             run_up_to(page, find_cell(page, "never = True"), server, shots, timeout_s=60)
     _, alive = psutil.wait_procs(processes, timeout=20)
     assert not alive, f"left running: {[(p.pid, p.name()) for p in alive]}"
+
+
+def lesson_01() -> Path:
+    found = sorted(NOTEBOOKS.glob("01_*.ipynb"))
+    assert found, "lesson 01 (notebooks/01_*.ipynb) is missing; the browser test drives its freeze panel"
+    return found[0]
+
+
+def test_lesson_01_freeze_panel_in_jupyterlab(tmp_path, request):
+    """Lesson 01 in JupyterLab: the freeze panel's slider changes the read-out to what Keras will train."""
+    lesson = lesson_01()
+    root = tmp_path / "root"
+    # A copy, so JupyterLab's autosave can never write outputs into the repository's notebooks.
+    shutil.copytree(NOTEBOOKS, root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    shots = Shots(request.node.name)
+    with lab_server(root, tmp_path / "state") as server, chromium_page() as (page, _):
+        try:
+            seen = drive_freeze_panel(page, server, f"notebooks/{lesson.name}", shots, timeout_s=150)
+        except BaseException:
+            shots.take(page, "failure")
+            raise
+    assert seen["kernel_k"] == seen["k_after"], f"the kernel's slider value differs from the page's: {seen}"
+    assert seen["shown"] != seen["before"], f"the read-out did not change when the slider moved: {seen}"
+    assert seen["shown"] == seen["keras_trainable"], (
+        f"the read-out says {seen['shown']:,} trainable parameters for k={seen['k_after']}, "
+        f"Keras trains {seen['keras_trainable']:,} after Apply"
+    )
