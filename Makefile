@@ -7,7 +7,7 @@ STAMP := $(VENV)/.ftlab-installed
 # Notebooks run offline, in quick mode, with a cache inside the checkout (a fresh clone starts cold).
 NOTEBOOK_ENV := FTLAB_OFFLINE=1 FTLAB_QUICK=1 FTLAB_CACHE=$(CURDIR)/build/cache TF_CPP_MIN_LOG_LEVEL=2 MPLBACKEND=Agg
 
-.PHONY: lab test install lint unit notebooks benchmark clean
+.PHONY: lab test install chromium lint unit notebooks benchmark clean
 
 # Re-install only when the requirements or the package metadata change.
 $(STAMP): requirements.txt pyproject.toml
@@ -19,14 +19,21 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
+# The browser test drives Debian's Chromium (Playwright's own browser download does not work offline).
+chromium:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  echo "installing Debian's chromium for the browser test"; \
+	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
+
 lab: install
 	$(BIN)/jupyter lab --notebook-dir=notebooks
 
 lint: install
 	$(BIN)/ruff check ftlab tests tools benchmarks notebooks
 
-unit: install
-	$(BIN)/python -m pytest -q tests
+unit: install chromium
+	$(BIN)/python -m pytest -q --durations=10 tests
 
 notebooks: install
 	$(NOTEBOOK_ENV) $(BIN)/python -m pytest -q --nbval-lax --durations=0 -p no:cacheprovider notebooks
