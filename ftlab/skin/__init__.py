@@ -14,7 +14,7 @@ import importlib
 
 from ftlab.skin.classes import CLASS_NAMES, DIAGNOSES, DX_CODES, HAM10000_COUNTS, MELANOMA
 
-_SUBMODULES = {"classes", "synthetic", "dermamnist", "ham10000", "data"}
+_SUBMODULES = {"classes", "synthetic", "dermamnist", "ham10000"}
 
 __all__ = ["CLASS_NAMES", "DIAGNOSES", "DX_CODES", "HAM10000_COUNTS", "MELANOMA", *sorted(_SUBMODULES)]
 
