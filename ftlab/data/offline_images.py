@@ -33,7 +33,6 @@ from __future__ import annotations
 import hashlib
 import os
 import tempfile
-from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -65,19 +64,6 @@ _VAL_CELLS = ((0, 1), (1, 0), (1, 2), (2, 1))
 # Crop side as a share of the photo's short side: small enough that a patch shows a part of
 # the scene (an eye, a wheel, foam), not the whole photo.
 _CROP_SCALE = (0.15, 0.38)
-
-
-@dataclass
-class PatchData:
-    """Arrays of :func:`photo_patches` (same fields as ``ftlab.data.images.ImageData``)."""
-
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_val: np.ndarray
-    y_val: np.ndarray
-    class_names: list
-    skipped: list
-    source: str
 
 
 def list_classes() -> dict:
@@ -190,7 +176,7 @@ def photo_patches(
     seed: int = 0,
     jitter: float = 1.0,
     cache: bool = True,
-) -> PatchData:
+):
     """Lesson 01's offline labelled images: crops of real photographs, one class per photo.
 
     Training crops come from five cells of a 3×3 checkerboard over each photograph and
@@ -209,7 +195,7 @@ def photo_patches(
         cache: read and write the cache.
 
     Returns:
-        :class:`PatchData` with uint8 images ``(n, image_size, image_size, 3)``, int32 labels,
+        ``ftlab.data.images.ImageData`` with uint8 images ``(n, image_size, image_size, 3)``, int32 labels,
         ``class_names`` and ``source`` (a one-line description of where the data came from).
 
     Raises:
@@ -248,15 +234,8 @@ def photo_patches(
     if path is not None and path.exists():
         try:
             with np.load(path) as stored:
-                return PatchData(
-                    stored["x_train"],
-                    stored["y_train"],
-                    stored["x_val"],
-                    stored["y_val"],
-                    list(classes),
-                    [],
-                    description,
-                )
+                return _image_data(stored["x_train"], stored["y_train"], stored["x_val"], stored["y_val"],
+                                   classes, description, seed)
         except (OSError, ValueError, KeyError):
             path.unlink(missing_ok=True)
 
@@ -265,4 +244,11 @@ def photo_patches(
     x_val, y_val = _generate(classes, val_per_class, _VAL_CELLS, image_size, rng, jitter)
     if path is not None:
         _atomic_savez(path, x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val)
-    return PatchData(x_train, y_train, x_val, y_val, list(classes), [], description)
+    return _image_data(x_train, y_train, x_val, y_val, classes, description, seed)
+
+
+def _image_data(x_train, y_train, x_val, y_val, classes, description, seed):
+    from ftlab.data.images import ImageData
+
+    return ImageData(x_train=x_train, y_train=y_train, x_val=x_val, y_val=y_val, class_names=list(classes),
+                     skipped=[], source=description, seed=seed)
