@@ -20,6 +20,7 @@ import sys
 COMMAND_MODULES = (
     "ftlab.cli_image",
     "ftlab.text.cli",
+    "ftlab.video.cli",
 )
 
 

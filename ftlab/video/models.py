@@ -163,6 +163,8 @@ def _edge_pad(inputs, before: int, after: int):
 class GridAveragePooling2D(layers.Layer):
     """Average a feature map into a ``grid × grid`` layout and flatten it.
 
+    Works on images ``(batch, h, w, c)`` → ``(batch, grid²·c)`` and on clips
+    ``(batch, t, h, w, c)`` → ``(batch, t, grid²·c)`` (each frame pooled on its own).
     Global average pooling (grid 1) throws away *where* things are, so a head on such features
     cannot see sideways motion; a coarse 2×2 grid keeps enough of it.
     """
@@ -172,21 +174,59 @@ class GridAveragePooling2D(layers.Layer):
         self.grid = int(grid)
 
     def call(self, inputs):
-        h, w = inputs.shape[1], inputs.shape[2]
+        h, w = inputs.shape[-3], inputs.shape[-2]
         if self.grid == 1:
-            return ops.mean(inputs, axis=(1, 2))
+            return ops.mean(inputs, axis=(-3, -2))
         rows = [round(i * h / self.grid) for i in range(self.grid + 1)]
         cols = [round(j * w / self.grid) for j in range(self.grid + 1)]
-        cells = [ops.mean(inputs[:, rows[i]:max(rows[i + 1], rows[i] + 1), cols[j]:max(cols[j + 1], cols[j] + 1)],
-                          axis=(1, 2))
-                 for i in range(self.grid) for j in range(self.grid)]
+        cells = []
+        for i in range(self.grid):
+            for j in range(self.grid):
+                r0, r1 = rows[i], max(rows[i + 1], rows[i] + 1)
+                c0, c1 = cols[j], max(cols[j + 1], cols[j] + 1)
+                cells.append(ops.mean(inputs[..., r0:r1, c0:c1, :], axis=(-3, -2)))
         return ops.concatenate(cells, axis=-1)
 
     def compute_output_shape(self, input_shape):
-        return (input_shape[0], input_shape[-1] * self.grid * self.grid)
+        return (*input_shape[:-3], input_shape[-1] * self.grid * self.grid)
 
     def get_config(self):
         return {**super().get_config(), "grid": self.grid}
+
+
+@keras.saving.register_keras_serializable(package="ftlab")
+class FrameDifferences(layers.Layer):
+    """``(batch, t, d)`` → ``(batch, t-1, d)``: feature of frame ``i+1`` minus feature of frame ``i``.
+
+    What does not move (the background, the figure's look) cancels out; what changes remains.
+    The same idea as the "RGB difference" stream of temporal segment networks (Wang et al., 2016).
+    """
+
+    def call(self, inputs):
+        return inputs[:, 1:] - inputs[:, :-1]
+
+    def compute_output_shape(self, input_shape):
+        t = None if input_shape[1] is None else input_shape[1] - 1
+        return (input_shape[0], t, *input_shape[2:])
+
+
+@keras.saving.register_keras_serializable(package="ftlab")
+class AddPosition(layers.Layer):
+    """Adds a learned embedding of each frame's position in the clip."""
+
+    def __init__(self, num_frames: int, width: int, **kwargs):
+        super().__init__(**kwargs)
+        self.num_frames, self.width = int(num_frames), int(width)
+
+    def build(self, input_shape):
+        self.positions = self.add_weight(name="positions", shape=(self.num_frames, self.width),
+                                         initializer=keras.initializers.RandomNormal(stddev=0.1))
+
+    def call(self, inputs):
+        return inputs + self.positions
+
+    def get_config(self):
+        return {**super().get_config(), "num_frames": self.num_frames, "width": self.width}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -497,84 +537,106 @@ def frame_feature_model(backbone, grid: int = 1):
 TEMPORAL_HEADS = ("conv", "gru", "attention", "mean", "single")
 
 
+def temporal_head_layers(x, num_classes: int, kind: str = "conv", differences: bool = True, width: int = 64,
+                         dropout: float = 0.5):
+    """Apply a temporal head to a symbolic sequence ``x`` of frame features ``(t, d)``; returns logits.
+
+    See :func:`build_temporal_head` for the kinds. Shared by the frozen-features model and the
+    inflated one, so the two differ only in where the features come from.
+    """
+    if kind not in TEMPORAL_HEADS:
+        raise ValueError(f"unknown head kind {kind!r}; choose one of {TEMPORAL_HEADS}")
+    if kind in ("mean", "single"):
+        x = layers.GlobalAveragePooling1D(name="time_mean")(x)
+        x = layers.Dropout(dropout, name="feature_dropout")(x)
+        return layers.Dense(num_classes, name="logits")(x)
+    if differences:
+        x = FrameDifferences(name="frame_differences")(x)
+    frames = x.shape[1]
+    x = layers.Dropout(dropout, name="feature_dropout")(x)
+    x = layers.Dense(width, activation="relu", name="project")(x)
+    if kind == "conv":
+        x = layers.Conv1D(width, 3, padding="same", activation="relu", name="temporal_conv")(x)
+        x = layers.GlobalAveragePooling1D(name="time_mean")(x)
+    elif kind == "gru":
+        x = layers.GRU(width, name="gru")(x)
+    else:
+        x = AddPosition(frames, width, name="add_position")(x)
+        hidden = layers.Dense(width, activation="tanh", name="attention_hidden")(x)
+        scores = layers.Dense(1, name="attention_score")(hidden)
+        weights = layers.Softmax(axis=1, name="attention_weights")(scores)
+        x = layers.Dot(axes=1, name="attention_pool")([weights, x])
+        x = layers.Flatten(name="attention_flat")(x)
+    x = layers.Dropout(dropout, name="head_dropout")(x)
+    return layers.Dense(num_classes, name="logits")(x)
+
+
 def build_temporal_head(num_frames: int, feature_dim: int, num_classes: int, kind: str = "conv",
-                        width: int = 128, dropout: float = 0.3, name: str | None = None):
+                        differences: bool = True, width: int = 64, dropout: float = 0.5, name: str | None = None):
     """A small classifier on a sequence of frame features ``(t, feature_dim)``.
 
     Kinds:
-        ``conv``: per-frame projection, two temporal convolutions (kernel 3), max over time.
+        ``conv``: per-frame projection, a temporal convolution (kernel 3), mean over time.
         ``gru``: per-frame projection, a GRU, its last state.
         ``attention``: per-frame projection plus a learned position embedding, then attention
             pooling (without positions it would be order-blind, like ``mean``).
         ``mean``: average over frames, then a linear layer: sees every frame but not their order.
         ``single``: one frame ``(1, feature_dim)``, a linear layer: the image-only baseline.
 
+    Args:
+        differences: ``conv``/``gru``/``attention`` read the differences between consecutive
+            frames (:class:`FrameDifferences`) instead of the features themselves. On little data
+            this is what makes them learn motion rather than memorise backgrounds (lesson 04
+            measures both).
+        width: units of the projection and the temporal layer.
+        dropout: on the inputs and before the last layer.
+
     Returns:
         an uncompiled Keras model returning logits ``(num_classes,)``.
 
     Example:
-        >>> head = build_temporal_head(8, 1280, 6, kind="gru")  # doctest: +SKIP
+        >>> head = build_temporal_head(8, 5120, 6, kind="gru")  # doctest: +SKIP
     """
-    if kind not in TEMPORAL_HEADS:
-        raise ValueError(f"unknown head kind {kind!r}; choose one of {TEMPORAL_HEADS}")
     frames = 1 if kind == "single" else num_frames
     inputs = keras.Input(shape=(frames, feature_dim), name="frame_features")
-    x = layers.Dropout(dropout, name="feature_dropout")(inputs)
-    if kind in ("mean", "single"):
-        x = layers.GlobalAveragePooling1D(name="time_mean")(x)
-    else:
-        x = layers.Dense(width, activation="relu", name="project")(x)
-        if kind == "conv":
-            x = layers.Conv1D(width, 3, padding="same", activation="relu", name="temporal_conv1")(x)
-            x = layers.Conv1D(width, 3, padding="same", activation="relu", name="temporal_conv2")(x)
-            x = layers.GlobalMaxPooling1D(name="time_max")(x)
-        elif kind == "gru":
-            x = layers.GRU(width, name="gru")(x)
-        else:
-            x = AddPosition(frames, width, name="add_position")(x)
-            x = layers.Dense(width, activation="tanh", name="attention_hidden")(x)
-            scores = layers.Dense(1, name="attention_score")(x)
-            weights = layers.Softmax(axis=1, name="attention_weights")(scores)
-            x = layers.Dot(axes=1, name="attention_pool")([weights, x])
-            x = layers.Flatten(name="attention_flat")(x)
-        x = layers.Dropout(dropout, name="head_dropout")(x)
-    outputs = layers.Dense(num_classes, name="logits")(x)
+    outputs = temporal_head_layers(inputs, num_classes, kind, differences, width, dropout)
     return keras.Model(inputs, outputs, name=name or f"{kind}_head")
 
 
-@keras.saving.register_keras_serializable(package="ftlab")
-class AddPosition(layers.Layer):
-    """Adds a learned embedding of each frame's position in the clip."""
-
-    def __init__(self, num_frames: int, width: int, **kwargs):
-        super().__init__(**kwargs)
-        self.num_frames, self.width = int(num_frames), int(width)
-
-    def build(self, input_shape):
-        self.positions = self.add_weight(name="positions", shape=(self.num_frames, self.width),
-                                         initializer=keras.initializers.RandomNormal(stddev=0.1))
-
-    def call(self, inputs):
-        return inputs + self.positions
-
-    def get_config(self):
-        return {**super().get_config(), "num_frames": self.num_frames, "width": self.width}
-
-
-def build_inflated_classifier(upper, num_frames: int, num_classes: int, time_kernel: int = 3,
-                              dropout: float = 0.3, freeze_batchnorm: bool = True):
-    """Inflated upper stages + dropout + a linear layer: the I3D-style classifier on cached maps.
+def build_inflated_classifier(upper, num_frames: int, num_classes: int, time_kernel: int = 3, grid: int = 2,
+                              readout: str = "temporal", kind: str = "conv", differences: bool = True,
+                              width: int = 64, dropout: float = 0.5, freeze_batchnorm: bool = True):
+    """The I3D-style classifier: inflated top stages, then a readout, trained on cached maps.
 
     Args:
         upper: the 2-D upper part from :func:`split_backbone` (feature map → pooled vector).
         num_frames: clip length.
         num_classes: outputs (logits).
+        time_kernel: temporal size of the inflated kernels.
+        grid: readout ``temporal``: each frame's last feature map is pooled to ``grid × grid``.
+        readout: ``"temporal"`` keeps the time axis to the end (the inflated network has temporal
+            stride 1) and reads it with :func:`temporal_head_layers`; ``"pool"`` is the original
+            I3D readout, average over (t, h, w) then a linear layer. Averaging over time is
+            order-blind at the start of fine-tuning, and on lesson 04's clips ``"pool"`` stayed
+            at chance within the CPU budget (see ``benchmarks/bench_video.py``).
+        kind, differences, width, dropout: the temporal head (readout ``temporal``).
+        freeze_batchnorm: keep the inflated BatchNorm layers in inference mode.
 
     Example:
-        >>> lower, upper = split_backbone(backbone, "block12")  # doctest: +SKIP
+        >>> lower, upper = split_backbone(backbone, "block16")  # doctest: +SKIP
         >>> model = build_inflated_classifier(upper, 8, 6)  # doctest: +SKIP
     """
+    if readout not in ("temporal", "pool"):
+        raise ValueError(f"readout must be 'temporal' or 'pool', not {readout!r}")
     trunk = inflate(upper, num_frames, time_kernel=time_kernel, freeze_batchnorm=freeze_batchnorm)
-    x = layers.Dropout(dropout, name="head_dropout")(trunk.output)
-    outputs = layers.Dense(num_classes, name="logits")(x)
+    if readout == "pool":
+        x = layers.Dropout(dropout, name="head_dropout")(trunk.output)
+        return keras.Model(trunk.input, layers.Dense(num_classes, name="logits")(x), name="inflated_classifier")
+    pools = [layer for layer in trunk.layers
+             if isinstance(layer, (layers.GlobalAveragePooling3D, layers.GlobalMaxPooling3D))]
+    if not pools:
+        raise ModelError(f"model {upper.name!r} does not end in global pooling; cannot find its last feature map")
+    feature_maps = pools[-1].input  # (batch, t, h, w, c)
+    per_frame = GridAveragePooling2D(grid, name=f"grid{grid}_pool")(feature_maps)
+    outputs = temporal_head_layers(per_frame, num_classes, kind, differences, width, dropout)
     return keras.Model(trunk.input, outputs, name="inflated_classifier")

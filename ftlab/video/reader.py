@@ -78,6 +78,7 @@ def _decode_gif(path: Path) -> list:
 
 
 def _decode_av(path: Path) -> list:
+    """Decoded frames (``av.VideoFrame``; converted to RGB only when sampled)."""
     import av
 
     with av.open(str(path)) as container:
@@ -87,7 +88,7 @@ def _decode_av(path: Path) -> list:
         frames = []
         try:
             for frame in container.decode(stream):
-                frames.append(frame.to_image())
+                frames.append(frame)
         except av.FFmpegError as error:
             # A truncated file decodes up to the damage: keep those frames when there are any.
             if not frames:
@@ -143,7 +144,8 @@ def read_frames(path, num_frames: int = 8, size: int = 112, min_frames: int | No
         raise ClipError(f"{path}: too short ({len(frames)} frames, need at least {min_frames}); "
                         "use fewer --frames or remove it")
     indices = sample_frame_indices(len(frames), num_frames)
-    return np.stack([_square_resize(frames[i], size) for i in indices])
+    images = [frames[i] if suffix == ".gif" else frames[i].to_image() for i in indices]
+    return np.stack([_square_resize(image, size) for image in images])
 
 
 @dataclass
@@ -200,12 +202,12 @@ def list_clip_files(root) -> tuple[list[str], list[tuple[Path, int]]]:
     return [d.name for d in class_dirs], files
 
 
-def _folder_key(root: Path, files, num_frames: int, size: int, min_frames: int) -> str:
+def _files_key(files, num_frames: int, size: int, min_frames: int, class_names) -> str:
     digest = hashlib.blake2b(digest_size=12)
-    digest.update(f"v{_CACHE_VERSION}|{root.resolve()}|{num_frames}|{size}|{min_frames}".encode())
+    digest.update(f"v{_CACHE_VERSION}|{num_frames}|{size}|{min_frames}|{list(class_names)}".encode())
     for file, label in files:
         stat = file.stat()
-        digest.update(f"|{file.relative_to(root)}|{label}|{stat.st_size}|{stat.st_mtime_ns}".encode())
+        digest.update(f"|{file.resolve()}|{label}|{stat.st_size}|{stat.st_mtime_ns}".encode())
     return digest.hexdigest()
 
 
@@ -264,7 +266,6 @@ def load_video_folder(root, num_frames: int = 8, size: int = 112, min_frames: in
         ((58, 8, 112, 112, 3), [('actions/grow/bad.mp4', 'corrupt or unreadable ...')])
     """
     root = Path(root)
-    min_frames = num_frames if min_frames is None else int(min_frames)
     found_names, files = list_clip_files(root)
     if class_names is not None:
         unknown = sorted(set(found_names) - set(class_names))
@@ -273,9 +274,23 @@ def load_video_folder(root, num_frames: int = 8, size: int = 112, min_frames: in
                             f"{list(class_names)}; rename or remove them")
         files = [(file, list(class_names).index(found_names[label])) for file, label in files]
         found_names = list(class_names)
+    if not files:
+        raise DataError(f"{root}: the class sub-folders hold no files; add {'/'.join(VIDEO_EXTENSIONS)} clips")
+    return load_clip_files(files, found_names, num_frames, size, min_frames, cache, verbose, where=str(root))
+
+
+def load_clip_files(files, class_names, num_frames: int = 8, size: int = 112, min_frames: int | None = None,
+                    cache: bool = True, verbose: bool = False, where: str = "the clip list") -> VideoClips:
+    """Read a list of ``(path, class index)`` clips (what :func:`load_video_folder` does per folder).
+
+    Example:
+        >>> data = load_clip_files([("a.mp4", 0), ("b.gif", 1)], ["wave", "jump"])  # doctest: +SKIP
+    """
+    files = [(Path(file), int(label)) for file, label in files]
+    min_frames = num_frames if min_frames is None else int(min_frames)
     cache_path = None
     if cache:
-        key = _folder_key(root, files, num_frames, size, min_frames)
+        key = _files_key(files, num_frames, size, min_frames, class_names)
         cache_path = settings.cache_dir("video", "clips") / f"{key}.npz"
         if cache_path.exists():
             cached = _load_cache(cache_path)
@@ -293,9 +308,9 @@ def load_video_folder(root, num_frames: int = 8, size: int = 112, min_frames: in
         paths.append(str(file))
     if not clips:
         detail = f" ({len(skipped)} files skipped, first: {skipped[0][0]}: {skipped[0][1]})" if skipped else ""
-        raise DataError(f"{root}: no usable clip found{detail}; add {'/'.join(VIDEO_EXTENSIONS)} "
+        raise DataError(f"{where}: no usable clip found{detail}; add {'/'.join(VIDEO_EXTENSIONS)} "
                         "files to the class sub-folders")
-    data = VideoClips(np.stack(clips), np.asarray(labels, dtype=np.int64), found_names, paths, skipped)
+    data = VideoClips(np.stack(clips), np.asarray(labels, dtype=np.int64), list(class_names), paths, skipped)
     if cache_path is not None:
         _save_cache(cache_path, data)
     _report(skipped, verbose)
