@@ -116,7 +116,7 @@ def read_frames(path, num_frames: int = 8, size: int = 112, min_frames: int | No
 
     Example:
         >>> clip = ftlab.video.reader.read_frames("walk_left/clip001.mp4", num_frames=8)  # doctest: +SKIP
-        >>> clip.shape
+        >>> clip.shape  # doctest: +SKIP
         (8, 112, 112, 3)
     """
     import av
@@ -262,7 +262,7 @@ def load_video_folder(root, num_frames: int = 8, size: int = 112, min_frames: in
 
     Example:
         >>> data = ftlab.video.reader.load_video_folder("actions", num_frames=8)  # doctest: +SKIP
-        >>> data.clips.shape, data.skipped[:1]
+        >>> data.clips.shape, data.skipped[:1]  # doctest: +SKIP
         ((58, 8, 112, 112, 3), [('actions/grow/bad.mp4', 'corrupt or unreadable ...')])
     """
     root = Path(root)

@@ -98,6 +98,33 @@ def _draw_figure(canvas, x, y, angle, height, phase, colour, width):
     canvas.ellipse((hx - r, hy - r, hx + r, hy + r), fill=colour)
 
 
+def figure_path(action: str, mid_state, amounts, num_frames: int) -> np.ndarray:
+    """The figure's ``(x, y, angle, height)`` in each frame: the middle state moved by the action.
+
+    Time ``u`` runs from -0.5 (first frame) to +0.5 (last), so the middle frame holds
+    ``mid_state`` whatever the action, and mirrored actions trace the same states in reverse
+    order. ``amounts`` = ``(travel px, turn radians, growth ratio)`` over the whole clip.
+
+    Example:
+        >>> path = figure_path("move_left", (50.0, 50.0, 0.0, 40.0), (20.0, 1.0, 2.0), 5)
+        >>> path[:, 0].tolist()
+        [60.0, 55.0, 50.0, 45.0, 40.0]
+    """
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action!r}; choose one of {ACTIONS}")
+    travel, turn, growth = amounts
+    u = np.linspace(-0.5, 0.5, num_frames) if num_frames > 1 else np.zeros(1)
+    path = np.tile(np.asarray(mid_state, dtype=np.float64), (len(u), 1))
+    sign = -1.0 if action in ("move_left", "turn_clockwise", "shrink") else 1.0
+    if action.startswith("move"):
+        path[:, 0] += sign * travel * u
+    elif action.startswith("turn"):
+        path[:, 2] += sign * turn * u  # anticlockwise on screen is a growing angle
+    else:
+        path[:, 3] *= growth ** (sign * u)
+    return path
+
+
 def make_clip(action: str, rng: np.random.Generator, num_frames: int = 16, size: int = 112) -> np.ndarray:
     """Render one clip of ``action`` (one of :data:`ACTIONS`).
 
@@ -123,11 +150,10 @@ def make_clip(action: str, rng: np.random.Generator, num_frames: int = 16, size:
     background = _background(rng, big)
     # The middle frame's state: same distribution for every class.
     x_mid, y_mid = rng.uniform(0.4, 0.6, 2) * big
-    angle_mid = rng.uniform(0, 2 * math.pi)
-    height_mid = rng.uniform(0.4, 0.55) * big
-    travel = rng.uniform(0.35, 0.55) * big          # move: pixels over the whole clip
-    turn = math.radians(rng.uniform(100, 200))      # turn: radians over the whole clip
-    growth = rng.uniform(1.8, 2.6)                  # grow: size ratio last/first frame
+    mid_state = (x_mid, y_mid, rng.uniform(0, 2 * math.pi), rng.uniform(0.4, 0.55) * big)
+    amounts = (rng.uniform(0.35, 0.55) * big,          # move: pixels over the whole clip
+               math.radians(rng.uniform(100, 200)),    # turn: radians over the whole clip
+               rng.uniform(1.8, 2.6))                  # grow: size ratio last/first frame
     phase0, step = rng.uniform(0, 2 * math.pi), rng.uniform(0.4, 1.0) * rng.choice([-1, 1])
     luminance = background.mean(axis=(0, 1)) @ np.array([0.299, 0.587, 0.114])
     colour = _random_colour(rng, 0, 90) if luminance > 128 else _random_colour(rng, 170, 256)
@@ -135,21 +161,7 @@ def make_clip(action: str, rng: np.random.Generator, num_frames: int = 16, size:
     noise_sigma = rng.uniform(2, 10)
     shake = rng.uniform(0, 1.5) * _SUPERSAMPLE
     frames = []
-    for i in range(num_frames):
-        u = i / (num_frames - 1) - 0.5 if num_frames > 1 else 0.0  # -0.5 … +0.5, 0 at the middle
-        x, y, angle, height = x_mid, y_mid, angle_mid, height_mid
-        if action == "move_left":
-            x -= travel * u
-        elif action == "move_right":
-            x += travel * u
-        elif action == "turn_clockwise":
-            angle -= turn * u
-        elif action == "turn_anticlockwise":
-            angle += turn * u
-        elif action == "grow":
-            height *= growth ** u
-        else:
-            height /= growth ** u
+    for i, (x, y, angle, height) in enumerate(figure_path(action, mid_state, amounts, num_frames)):
         x, y = x + rng.normal(0, shake), y + rng.normal(0, shake)
         image = Image.fromarray(background.astype(np.uint8))
         _draw_figure(ImageDraw.Draw(image), x, y, angle, height, phase0 + step * i * 16 / max(num_frames, 1),
@@ -234,7 +246,7 @@ def write_action_dataset(root, clips_per_class: int, seed: int = 0, size: int = 
 
 
 def synthetic_actions(split: str = "train", clips_per_class: int | None = None, seed: int = 0,
-                      size: int = 112) -> Path:
+                      size: int = 112, actions=ACTIONS) -> Path:
     """The offline action dataset for lesson 04: a cached folder of real video files.
 
     Generated once per ``(split, clips_per_class, seed, size)`` into
@@ -246,13 +258,14 @@ def synthetic_actions(split: str = "train", clips_per_class: int | None = None, 
         clips_per_class: default 10 train / 6 val in quick mode, 40 / 16 otherwise.
         seed: base seed.
         size: frame side in pixels.
+        actions: the classes (default all six of :data:`ACTIONS`).
 
     Returns:
         the folder, with one sub-folder per action.
 
     Example:
         >>> train_dir = ftlab.video.synthetic.synthetic_actions("train")  # doctest: +SKIP
-        >>> sorted(p.name for p in train_dir.iterdir())[:2]
+        >>> sorted(p.name for p in train_dir.iterdir())[:2]  # doctest: +SKIP
         ['grow', 'move_left']
     """
     if split not in ("train", "val"):
@@ -261,12 +274,16 @@ def synthetic_actions(split: str = "train", clips_per_class: int | None = None, 
         clips_per_class = settings.quick_or(10, 40) if split == "train" else settings.quick_or(6, 16)
     split_seed = seed * 2 + (0 if split == "train" else 1)
     parent = settings.cache_dir("video", "synthetic")
-    final = parent / f"v{_VERSION}-{split}-{clips_per_class}-s{seed}-{size}px"
+    unknown = sorted(set(actions) - set(ACTIONS))
+    if unknown:
+        raise ValueError(f"unknown action(s) {unknown}; choose among {ACTIONS}")
+    which = "" if tuple(actions) == ACTIONS else "-" + "+".join(actions)
+    final = parent / f"v{_VERSION}-{split}-{clips_per_class}-s{seed}-{size}px{which}"
     if final.is_dir():
         return final
     tmp = Path(tempfile.mkdtemp(dir=parent, prefix=f".{final.name}-"))
     try:
-        write_action_dataset(tmp, clips_per_class, seed=split_seed, size=size)
+        write_action_dataset(tmp, clips_per_class, seed=split_seed, size=size, actions=tuple(actions))
         try:
             os.replace(tmp, final)
         except OSError:  # another process finished first: keep theirs
