@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import weakref
 
-import keras
 import numpy as np
 import tensorflow as tf
 
@@ -80,6 +79,37 @@ def next_token_probabilities(logits, temperature: float = 1.0, top_k: int | None
     return probs
 
 
+def next_token_logits(lm, prompt: str) -> np.ndarray:
+    """The model's scores (logits) for the token that would follow ``prompt``: shape ``(vocabulary,)``.
+
+    Example:
+        >>> logits = next_token_logits(lm, "The Software is provided ")  # doctest: +SKIP
+        >>> next_token_probabilities(logits, temperature=0.7)  # doctest: +SKIP
+    """
+    if not prompt:
+        raise DataError("the prompt is empty: give some text to continue")
+    tokenizer = tokenizer_of(lm)
+    ids = np.concatenate([[tokenizer.start_token_id], encode_text(tokenizer, prompt)]).astype(np.int32)
+    ids = ids[-max_length_of(lm):][None, :]
+    logits = lm({"token_ids": ids, "padding_mask": np.ones_like(ids)}, training=False)
+    return np.asarray(logits, np.float64)[0, -1]
+
+
+def token_label(lm, token_id: int) -> str:
+    """A readable label for one token: the character, ``'\\n'``, ``'␣'`` for a space, or the id."""
+    tokenizer = tokenizer_of(lm)
+    if token_id == tokenizer.end_token_id:
+        return "<end>"
+    if isinstance(tokenizer, ByteLevelTokenizer):
+        if token_id == 32:
+            return "␣"
+        if token_id >= 128:
+            return f"\\x{token_id:02x}"  # one byte of a multi-byte UTF-8 character
+        char = chr(token_id)
+        return char if char.isprintable() else repr(char)[1:-1]
+    return _decode(tokenizer, [token_id]).replace(" ", "␣")
+
+
 def _check_strategy(temperature, top_k, top_p) -> None:
     if temperature is not None and temperature < 0:
         raise DataError(f"temperature must be ≥ 0 (got {temperature}); 0 means greedy")
@@ -99,7 +129,7 @@ def _step_function(lm):
     if cached is not None and cached[0] == key:
         return cached[1]
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def step(token_ids, cache, index):
         logits, _, cache = lm.call_with_cache(token_ids, cache, index)
         return logits[:, -1, :], cache
@@ -162,7 +192,9 @@ def generate_batch(lm, prompt: str, strategies: list[dict], max_length: int = 12
     token_ids[:, :len(ids)] = ids
     forbidden = {tokenizer.pad_token_id, tokenizer.start_token_id} - {tokenizer.end_token_id}
     step = _step_function(lm)
-    rng = np.random.default_rng(seed)
+    # One generator per row, all with the same seed: a row's text does not depend on the others,
+    # so generate(..., seed=s) gives exactly the matching column of side_by_side(..., seed=s).
+    rngs = [np.random.default_rng(seed) for _ in strategies]
 
     # Prefill: run the whole prompt through the model once to fill the key/value cache.
     prompt_ids = tf.constant(token_ids[:, :len(ids)])
@@ -176,7 +208,7 @@ def generate_batch(lm, prompt: str, strategies: list[dict], max_length: int = 12
                 continue
             probs = next_token_probabilities(logits[row], settings.get("temperature", 1.0), settings.get("top_k"),
                                              settings.get("top_p"), forbidden)
-            token = int(np.argmax(probs)) if probs.max() == 1.0 else int(rng.choice(len(probs), p=probs))
+            token = int(np.argmax(probs)) if probs.max() == 1.0 else int(rngs[row].choice(len(probs), p=probs))
             if stop_at_end and token == tokenizer.end_token_id:
                 done[row] = True
                 continue

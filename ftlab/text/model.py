@@ -23,6 +23,7 @@ import hashlib
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 
 import keras
@@ -218,7 +219,10 @@ def load_lm(name_or_path: str = "tiny"):
         if not path.is_file():
             raise ModelError(f"{path} does not exist: pass a model saved by `ftlab finetune-text --out FILE.keras`")
         try:
-            return keras.saving.load_model(path)
+            with warnings.catch_warnings():
+                # Task models compile themselves; Keras' note that it did not is noise here.
+                warnings.filterwarnings("ignore", message=r"`compile\(\)` was not called")
+                return keras.saving.load_model(path)
         except Exception as error:
             raise ModelError(f"{path} is not a readable Keras model ({type(error).__name__}: {error}); "
                              "save one with `ftlab finetune-text --out FILE.keras`") from error
@@ -244,6 +248,16 @@ def save_lm(lm, path) -> Path:
     return path
 
 
+def untrained_copy(lm):
+    """The same architecture and tokenizer with fresh random weights: a model that knows nothing.
+
+    Example:
+        >>> random_lm = untrained_copy(load_tiny_lm())  # doctest: +SKIP
+    """
+    backbone = lm.backbone.__class__.from_config(lm.backbone.get_config())
+    return lm.__class__(backbone=backbone, preprocessor=lm.preprocessor)
+
+
 def count_params(lm) -> dict:
     """Trainable and total parameter counts of a model.
 
@@ -255,10 +269,18 @@ def count_params(lm) -> dict:
     return {"trainable": trainable, "total": total}
 
 
-def enable_lora(lm, rank: int = 4):
-    """Freeze the backbone and add rank-``rank`` LoRA adapters to the attention query/value layers.
+#: Every dense layer of a GPT-2 block: attention projections and both MLP layers.
+LORA_ALL_LAYERS = ("query", "key", "value", "attention_output",
+                   "feedforward_intermediate_dense", "feedforward_output_dense")
 
-    Uses KerasHub's ``backbone.enable_lora``. Returns the model (changed in place). Recompile
+
+def enable_lora(lm, rank: int = 4, target_layers=None):
+    """Freeze the backbone and add rank-``rank`` LoRA adapters to some of its dense layers.
+
+    Uses KerasHub's ``backbone.enable_lora``. By default the adapters go on the attention
+    query and value projections (KerasHub's default, as in the LoRA paper);
+    ``target_layers=LORA_ALL_LAYERS`` puts them on every dense layer of every block. The biases
+    of the targeted layers stay trainable. Returns the model (changed in place). Recompile
     before training, as after any change to ``trainable``.
 
     Example:
@@ -268,7 +290,7 @@ def enable_lora(lm, rank: int = 4):
     """
     if int(rank) < 1:
         raise ModelError(f"LoRA rank must be ≥ 1 (got {rank})")
-    lm.backbone.enable_lora(int(rank))
+    lm.backbone.enable_lora(int(rank), target_layer_names=list(target_layers) if target_layers else None)
     return lm
 
 

@@ -166,7 +166,7 @@ def _nll_function(lm):
     if cached is not None and cached[0] == key:
         return cached[1]
 
-    @tf.function(reduce_retracing=True)
+    @tf.function(reduce_retracing=True, autograph=False)
     def summed_nll(token_ids, padding_mask, targets, weights):
         logits = lm({"token_ids": token_ids, "padding_mask": padding_mask}, training=False)
         nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=tf.cast(logits, tf.float32))
@@ -176,7 +176,7 @@ def _nll_function(lm):
     return summed_nll
 
 
-def mean_nll(lm, data, sequence_length: int = DEFAULT_SEQUENCE_LENGTH, batch_size: int = 32,
+def mean_nll(lm, data, sequence_length: int = DEFAULT_SEQUENCE_LENGTH, batch_size: int | None = None,
              max_windows: int | None = None) -> float:
     """Mean negative log-likelihood per token (nats) of ``data`` under ``lm``; see :func:`perplexity`."""
     if isinstance(data, dict):
@@ -185,9 +185,19 @@ def mean_nll(lm, data, sequence_length: int = DEFAULT_SEQUENCE_LENGTH, batch_siz
         tokenizer = tokenizer_of(lm)
         stream = data if isinstance(data, np.ndarray) else encode_stream(tokenizer, data)
         windows = eval_windows(stream, sequence_length, max_windows, pad_id=tokenizer.pad_token_id)
+    if batch_size is None:
+        # Keep one batch of logits around 32 MB: 32 windows for bytes, 1 for GPT-2's 50,257 tokens.
+        per_window = windows["token_ids"].shape[1] * int(lm.backbone.vocabulary_size)
+        batch_size = max(1, min(32, 8_000_000 // per_window))
+    n = len(windows["token_ids"])
+    extra = -n % batch_size
+    if extra:
+        # Fill the last batch with weightless windows: one batch shape means one traced function.
+        windows = {k: np.concatenate([v, np.zeros((extra, *v.shape[1:]), v.dtype)]) for k, v in windows.items()}
+        windows["padding_mask"][n:] = 1
+        n += extra
     fn = _nll_function(lm)
     total, count = 0.0, 0.0
-    n = len(windows["token_ids"])
     for start in range(0, n, batch_size):
         batch = [tf.constant(windows[k][start:start + batch_size])
                  for k in ("token_ids", "padding_mask", "targets", "weights")]
@@ -197,7 +207,7 @@ def mean_nll(lm, data, sequence_length: int = DEFAULT_SEQUENCE_LENGTH, batch_siz
     return total / count
 
 
-def perplexity(lm, data, sequence_length: int = DEFAULT_SEQUENCE_LENGTH, batch_size: int = 32,
+def perplexity(lm, data, sequence_length: int = DEFAULT_SEQUENCE_LENGTH, batch_size: int | None = None,
                max_windows: int | None = None) -> float:
     """Per-token perplexity of a text, a list of texts or a corpus: ``exp(mean NLL)``.
 
@@ -209,7 +219,7 @@ def perplexity(lm, data, sequence_length: int = DEFAULT_SEQUENCE_LENGTH, batch_s
         data: ``Corpus``, ``str``, list of ``str``, an encoded stream, or windows from
             :func:`eval_windows`.
         sequence_length: window length (context) in tokens.
-        batch_size: windows per forward pass.
+        batch_size: windows per forward pass (default: as many as keep the logits near 32 MB).
         max_windows: evaluate at most this many evenly spaced windows (faster, a little noisier).
 
     Example:
@@ -323,7 +333,7 @@ class _History(keras.callbacks.Callback):
 
 def fine_tune(lm, train, val=None, *, steps: int = 200, batch_size: int = 16,
               sequence_length: int = DEFAULT_SEQUENCE_LENGTH, learning_rate: float = 1e-3,
-              lora_rank: int | None = None, records: int = 10, max_val_windows: int | None = 64,
+              lora_rank: int | None = None, lora_targets=None, records: int = 10, max_val_windows: int | None = 64,
               seed: int = 0, on_record=None) -> TrainResult:
     """Train a causal LM on a corpus with ``fit``: full fine-tuning, or LoRA with ``lora_rank``.
 
@@ -343,6 +353,8 @@ def fine_tune(lm, train, val=None, *, steps: int = 200, batch_size: int = 16,
         sequence_length: tokens per window.
         learning_rate: peak learning rate.
         lora_rank: freeze the backbone and train rank-``r`` LoRA adapters instead.
+        lora_targets: layer names for the adapters (default: attention query and value; see
+            :data:`ftlab.text.model.LORA_ALL_LAYERS`).
         records: how many times to record the loss (and validation perplexity).
         max_val_windows: validation windows per record (evenly spaced).
         seed: seed of the window sampler.
@@ -376,7 +388,7 @@ def fine_tune(lm, train, val=None, *, steps: int = 200, batch_size: int = 16,
         val_windows = eval_windows(val_stream, sequence_length, max_val_windows, pad_id=tokenizer.pad_token_id)
 
     if lora_rank:
-        enable_lora(lm, lora_rank)
+        enable_lora(lm, lora_rank, lora_targets)
     records = max(1, min(int(records), int(steps)))
     steps_per_record = max(1, int(steps) // records)
     steps = steps_per_record * records
@@ -392,6 +404,9 @@ def fine_tune(lm, train, val=None, *, steps: int = 200, batch_size: int = 16,
                    loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True,
                                                                    reduction="mean_with_sample_weight"),
                    weighted_metrics=[])
+        # Create Adam's moment variables now, eagerly: created inside the first traced step,
+        # they make TensorFlow trace the whole step twice (about a third of fit's start-up).
+        lm.optimizer.build(lm.trainable_variables)
         data = training_batches(stream, batch_size, sequence_length, steps, seed=seed,
                                 pad_id=tokenizer.pad_token_id)
         timer, recorder = _StepTimer(), _History(steps_per_record, val_windows, on_record)
