@@ -51,6 +51,7 @@ def test_finetune_text_then_generate(contracts, tmp_path):
     proc = run_cli("generate", "--model", out, "--prompt", "The Licensee", "--max-length", "48",
                    "--temperature", "0", "--json")
     assert proc.returncode == 0, proc.stderr
+    assert "Warning" not in proc.stderr, "loading a saved model is quiet"
     generated = last_json(proc.stdout)
     assert generated["text"].startswith("The Licensee") and len(generated["text"].encode()) <= 47
 

@@ -220,8 +220,10 @@ def load_lm(name_or_path: str = "tiny"):
             raise ModelError(f"{path} does not exist: pass a model saved by `ftlab finetune-text --out FILE.keras`")
         try:
             with warnings.catch_warnings():
-                # Task models compile themselves; Keras' note that it did not is noise here.
+                # Task models compile themselves, and fine_tune() builds a fresh optimizer, so
+                # Keras' notes about the compile config and the saved optimizer state are noise.
                 warnings.filterwarnings("ignore", message=r"`compile\(\)` was not called")
+                warnings.filterwarnings("ignore", message=r"Skipping variable loading for optimizer")
                 return keras.saving.load_model(path)
         except Exception as error:
             raise ModelError(f"{path} is not a readable Keras model ({type(error).__name__}: {error}); "
