@@ -38,10 +38,15 @@ def test_next_token_probabilities():
 
 def test_generate_respects_max_length(tiny_lm):
     prompt = "The Licensee shall"
+    room = lambda max_length: max_length - 1 - len(prompt.encode())  # noqa: E731 (start marker + prompt)
     for max_length in (24, 64):
-        out = generate.generate(tiny_lm, prompt, max_length=max_length, temperature=1.0, seed=3)
-        assert out.startswith(prompt)
-        assert len(out.encode("utf-8", errors="surrogatepass")) <= max_length - 1  # start marker counts
+        texts, tokens = generate.generate_batch(tiny_lm, prompt, [{"temperature": 1.0}], max_length, seed=3,
+                                                stop_at_end=False, return_tokens=True)
+        assert len(tokens[0]) == room(max_length)
+        _, stopping = generate.generate_batch(tiny_lm, prompt, [{"temperature": 1.0}], max_length, seed=3,
+                                              return_tokens=True)
+        assert stopping[0] == tokens[0][:len(stopping[0])], "stopping at the end token only shortens"
+        assert generate.generate(tiny_lm, prompt, max_length=max_length, temperature=1.0, seed=3).startswith(prompt)
 
 
 def test_greedy_is_deterministic_and_matches_keras_hub(tiny_lm):

@@ -157,7 +157,7 @@ def _decode(tokenizer, ids) -> str:
 
 
 def generate_batch(lm, prompt: str, strategies: list[dict], max_length: int = 128, seed: int = 0,
-                   stop_at_end: bool = True) -> list[str]:
+                   stop_at_end: bool = True, return_tokens: bool = False):
     """Continue one prompt once per strategy, all in one batch; returns the continuations.
 
     Args:
@@ -170,7 +170,8 @@ def generate_batch(lm, prompt: str, strategies: list[dict], max_length: int = 12
         stop_at_end: stop a row when it produces the end-of-text token.
 
     Returns:
-        the generated continuation of each row (the prompt not repeated).
+        the generated continuation of each row (the prompt not repeated); with
+        ``return_tokens=True``, ``(continuations, token id lists)``.
 
     Raises:
         DataError: empty prompt, a prompt that leaves no room, or a bad setting.
@@ -218,7 +219,8 @@ def generate_batch(lm, prompt: str, strategies: list[dict], max_length: int = 12
             break
         logits, cache = step(tf.constant(token_ids[:, position:position + 1]), cache, tf.constant(position))
         logits = logits.numpy()
-    return [_decode(tokenizer, out) for out in outputs]
+    texts = [_decode(tokenizer, out) for out in outputs]
+    return (texts, outputs) if return_tokens else texts
 
 
 def generate(lm, prompt: str, max_length: int = 128, temperature: float = 1.0, top_k: int | None = None,
