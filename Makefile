@@ -40,8 +40,11 @@ notebooks: install
 
 test: lint unit notebooks
 
+# Speed and memory figures (printed, never asserted): features cache, finetune on 200 photos,
+# GPT-2 base full vs LoRA steps (needs ~4 GiB for the full step).
 benchmark: install
 	$(BIN)/python benchmarks/bench_features.py
+	$(BIN)/python benchmarks/bench_gpt2_lora.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache
