@@ -6,8 +6,12 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.ftlab-installed
 # Notebooks run offline, in quick mode, with a cache inside the checkout (a fresh clone starts cold).
 NOTEBOOK_ENV := FTLAB_OFFLINE=1 FTLAB_QUICK=1 FTLAB_CACHE=$(CURDIR)/build/cache TF_CPP_MIN_LOG_LEVEL=2 MPLBACKEND=Agg
+# Each solutions notebook is its lesson cell for cell plus worked answers (tests/test_solutions.py
+# fails when one is stale or missing), so running solutions/ runs every lesson as well, in half the
+# time of running both. `make notebooks NOTEBOOK_PATHS="notebooks solutions"` runs both anyway.
+NOTEBOOK_PATHS ?= notebooks/index.ipynb solutions
 
-.PHONY: lab test install chromium lint unit notebooks benchmark clean
+.PHONY: lab test install chromium lint unit notebooks course headers benchmark clean
 
 # Re-install only when the requirements or the package metadata change.
 $(STAMP): requirements.txt pyproject.toml
@@ -26,19 +30,31 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
 
+# From the repository root, so the lessons' links to ../solutions and ../docs work; opens the index.
 lab: install
-	$(BIN)/jupyter lab --notebook-dir=notebooks
+	$(BIN)/jupyter lab notebooks/index.ipynb
 
 lint: install
-	$(BIN)/ruff check ftlab tests tools benchmarks notebooks
+	$(BIN)/ruff check ftlab tests tools benchmarks notebooks solutions
 
 unit: install chromium
 	$(BIN)/python -m pytest -q --durations=10 tests
 
 notebooks: install
-	$(NOTEBOOK_ENV) $(BIN)/python -m pytest -q --nbval-lax --durations=0 -p no:cacheprovider notebooks
+	$(NOTEBOOK_ENV) $(BIN)/python -m pytest -q --nbval-lax --durations=0 -p no:cacheprovider $(NOTEBOOK_PATHS)
 
 test: lint unit notebooks
+
+# Every lesson in full offline mode: executed notebooks + HTML in build/course/, and a table of run
+# time and peak memory per lesson in build/course.md (the README's lesson table quotes it).
+course: install
+	$(BIN)/python tools/run_course.py
+
+# After editing a lesson or solutions/answers/*.md: refresh the header cells (badges, prev/next,
+# Colab install cell) and rebuild the solutions notebooks, then commit them.
+headers: install
+	$(BIN)/python tools/lesson_headers.py
+	$(BIN)/python tools/make_solutions.py
 
 # Speed and memory figures (printed, never asserted): features cache, finetune on 200 photos,
 # GPT-2 base full vs LoRA steps (needs ~4 GiB for the full step).
