@@ -79,7 +79,10 @@ def find_backbone(model):
                      "for backbones built by ftlab.models.lite0 / build_backbone('efficientnet_lite0')")
 
 
-def with_imagenet_head(model, image_size: int = 224):
+_HEAD_MODELS: dict = {}
+
+
+def with_imagenet_head(model, image_size: int = 224, reuse: bool = True):
     """The original 1000-class ImageNet classifier on top of a (possibly tuned) backbone.
 
     Builds EfficientNet-Lite0 with its ``predictions`` layer (bundled ImageNet weights), then
@@ -89,6 +92,9 @@ def with_imagenet_head(model, image_size: int = 224):
     Args:
         model: a Lite0 backbone, or a classifier that contains one (``build_classifier``).
         image_size: input side of the returned model (224: what ImageNet was trained at).
+        reuse: keep one such model per image size and only copy new weights into it (building
+            a model costs seconds and memory; a lesson measures forgetting many times). The
+            returned model is then shared: the next call overwrites its weights.
 
     Returns:
         keras.Model, RGB 0..255 images → 1000 ImageNet probabilities.
@@ -100,8 +106,12 @@ def with_imagenet_head(model, image_size: int = 224):
     from ftlab.models import lite0
 
     backbone = find_backbone(model)
-    full = lite0.build_efficientnet_lite0(image_size=image_size, include_top=True, weights="imagenet",
-                                          name="imagenet_on_tuned_backbone")
+    full = _HEAD_MODELS.get(int(image_size)) if reuse else None
+    if full is None:
+        full = lite0.build_efficientnet_lite0(image_size=image_size, include_top=True, weights="imagenet",
+                                              name="imagenet_on_tuned_backbone")
+        if reuse:
+            _HEAD_MODELS[int(image_size)] = full
     source = {layer.name: layer for layer in backbone.layers}
     for layer in full.layers:
         if layer.weights and layer.name in source:
@@ -109,8 +119,11 @@ def with_imagenet_head(model, image_size: int = 224):
     return full
 
 
-def imagenet_probabilities(model, images, batch_size: int = 16) -> np.ndarray:
+def imagenet_probabilities(model, images, batch_size: int = 8) -> np.ndarray:
     """1000-class probabilities of the ImageNet head re-attached to ``model``'s backbone.
+
+    The re-attached model is shared between calls (see :func:`with_imagenet_head`), so its
+    ``predict`` function is traced once per image size, not once per comparison.
 
     Args:
         model: a Lite0 backbone or a classifier containing one; tuned or not.

@@ -133,6 +133,7 @@ def plot_strategy_comparison(results, metrics=("accuracy", "seconds", "forgettin
         raise ValueError("plot_strategy_comparison: no results")
     default_labels = {"accuracy": "validation accuracy (higher is better)",
                       "seconds": "training time, s (lower is better)",
+                      "epoch_seconds": "seconds per epoch, median (lower is better)",
                       "forgetting": "ImageNet answers changed (lower is better)"}
     labels = {**default_labels, **(labels or {})}
     names = list(results)

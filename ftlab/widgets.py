@@ -35,6 +35,7 @@ About the estimates (never presented as measurements):
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 from dataclasses import dataclass
@@ -500,8 +501,12 @@ class _LiveTrainingViewBase:
     """Logic of :class:`LiveTrainingView`, free of Keras so it can be tested and reused."""
 
     def __init__(self, metrics=("loss", "accuracy"), title: str | None = None, print_lines: bool | None = None,
-                 figsize=None):
+                 figsize=None, min_interval: float = 1.0):
         self.metrics = tuple(metrics)
+        self.min_interval = float(min_interval)
+        self.epoch_seconds: list = []
+        self._epoch_started = None
+        self._last_draw = -math.inf
         self.title = title
         self.print_lines = (not _in_notebook()) if print_lines is None else bool(print_lines)
         self.figsize = figsize or (4.2 * len(self.metrics), 3.0)
@@ -512,14 +517,28 @@ class _LiveTrainingViewBase:
         self._started = None
 
     def reset(self) -> None:
-        """Forget the curves (the next ``fit`` starts a new figure)."""
+        """Forget the curves and timings (the next ``fit`` starts a new figure)."""
         self.history, self.figure, self._handle, self._epoch = {}, None, None, 0
+        self.epoch_seconds, self._last_draw = [], -math.inf
+
+    @property
+    def median_epoch_seconds(self) -> float:
+        """Median wall time of the epochs seen (the first one includes tracing; the median mostly doesn't)."""
+        return float(np.median(self.epoch_seconds)) if self.epoch_seconds else float("nan")
 
     def on_train_begin(self, logs=None):
         self._started = time.perf_counter()
 
+    def on_epoch_begin(self, epoch, logs=None):
+        self._epoch_started = time.perf_counter()
+
+    def on_train_end(self, logs=None):
+        self.draw()
+
     def on_epoch_end(self, epoch, logs=None):
         logs = dict(logs or {})
+        if self._epoch_started is not None:
+            self.epoch_seconds.append(time.perf_counter() - self._epoch_started)
         self._epoch += 1
         for key, value in logs.items():
             try:
@@ -530,7 +549,10 @@ class _LiveTrainingViewBase:
             parts = [f"{key} {self.history[key][-1]:.4f}" for key in self._shown_keys()]
             elapsed = time.perf_counter() - self._started if self._started else 0.0
             print(f"epoch {self._epoch}: " + " · ".join(parts) + f" ({elapsed:.1f} s)")
-        self.draw()
+        # Redraw at most every min_interval seconds (rendering a figure costs ~0.1 s); the last
+        # epoch is always drawn by on_train_end.
+        if time.perf_counter() - self._last_draw >= self.min_interval:
+            self.draw()
 
     def _shown_keys(self) -> list[str]:
         keys = []
@@ -547,6 +569,7 @@ class _LiveTrainingViewBase:
         metrics = [m for m in self.metrics if m in self.history or f"val_{m}" in self.history]
         if not metrics:
             return None
+        self._last_draw = time.perf_counter()
         if self.figure is None:
             self.figure, axes = plt.subplots(1, len(self.metrics), figsize=self.figsize, squeeze=False)
             plt.close(self.figure)  # shown through display(), not by the inline backend at cell end
@@ -576,9 +599,9 @@ def _live_training_view_class():
             __doc__ = _LIVE_DOC
 
             def __init__(self, metrics=("loss", "accuracy"), title: str | None = None,
-                         print_lines: bool | None = None, figsize=None):
+                         print_lines: bool | None = None, figsize=None, min_interval: float = 1.0):
                 keras.callbacks.Callback.__init__(self)
-                _LiveTrainingViewBase.__init__(self, metrics, title, print_lines, figsize)
+                _LiveTrainingViewBase.__init__(self, metrics, title, print_lines, figsize, min_interval)
 
         LiveTrainingView.__module__ = __name__
         _LIVE_CLASS = LiveTrainingView
@@ -597,9 +620,11 @@ _LIVE_DOC = """Loss and accuracy curves drawn as each epoch ends: a Keras callba
         title: figure title.
         print_lines: print a line per epoch (default: only outside a notebook).
         figsize: figure size.
+        min_interval: redraw at most this often, in seconds (the last epoch is always drawn).
 
     Attributes:
         history: ``{metric: [value per epoch]}`` seen so far.
+        epoch_seconds: wall time of each epoch; ``median_epoch_seconds`` their median.
         figure: the matplotlib figure (after the first epoch).
 
     Example:

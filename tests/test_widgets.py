@@ -206,13 +206,14 @@ def test_live_training_view_as_a_callback(capsys):
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("epoch")]
     assert len(lines) == 3 and lines[0].startswith("epoch 1: loss ") and "val_accuracy" in lines[0]
     assert len(view.history["loss"]) == 3 and len(view.history["val_accuracy"]) == 3
+    assert len(view.epoch_seconds) == 3 and view.median_epoch_seconds > 0
     loss_axis = view.figure.axes[0]
     assert [len(line.get_xdata()) for line in loss_axis.get_lines()] == [3, 3]
     # a second fit continues the same curves; reset starts over
     toy.fit(x, y, epochs=2, verbose=0, callbacks=[view])
     assert len(view.history["loss"]) == 5
     view.reset()
-    assert view.history == {} and view.figure is None
+    assert view.history == {} and view.figure is None and view.epoch_seconds == []
 
 
 def test_live_training_view_quiet_when_asked(capsys):

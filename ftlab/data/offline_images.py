@@ -39,7 +39,7 @@ import numpy as np
 
 from ftlab.errors import DataError
 
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2
 
 # class name -> (skimage.data function, one-line description). Order = label order.
 SOURCES = {
@@ -228,7 +228,7 @@ def photo_patches(
         f"offline: photo patches, {len(classes)} classes × {train_per_class} train / "
         f"{val_per_class} val crops of real photos from scikit-image, {image_size}px"
     )
-    config = f"v{GENERATOR_VERSION}|{classes}|{train_per_class}|{val_per_class}|{image_size}|{seed}|{jitter}"
+    config = f"v{GENERATOR_VERSION}|{_CROP_SCALE}|{classes}|{train_per_class}|{val_per_class}|{image_size}|{seed}|{jitter}"
     key = hashlib.blake2b(config.encode(), digest_size=10).hexdigest()
     path = _cache_path(key) if cache else None
     if path is not None and path.exists():
