@@ -72,6 +72,8 @@ def plot_history(history, metrics=None, title: str | None = None, axes=None, fig
         >>> [ax.get_ylabel() for ax in fig.axes]
         ['loss']
     """
+    from matplotlib.ticker import MaxNLocator
+
     plt = _plt()
     raw = history.history if hasattr(history, "history") else history
     runs_given = isinstance(raw, dict) and bool(raw) and all(
@@ -96,6 +98,7 @@ def plot_history(history, metrics=None, title: str | None = None, axes=None, fig
                     ax.plot(epochs, hist[key], style, color=colour, marker="o", markersize=3,
                             label=f"{prefix}{suffix}")
         ax.set_xlabel("epoch")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.set_ylabel(name)
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -153,7 +156,8 @@ def plot_strategy_comparison(results, metrics=("accuracy", "seconds", "forgettin
             if math.isfinite(value):
                 text = f"{value:.0%}" if is_share else f"{value:.3g}"
                 ax.text(value + top * 0.02, yi, text, va="center", fontsize=8)
-        ax.set_xlim(0, (1.0 if is_share and top <= 1 else top) * 1.18)
+        # accuracy on its full 0..1 scale; anything else (time, forgetting) scaled to its largest bar
+        ax.set_xlim(0, (1.0 if metric == "accuracy" else max(top, 1e-9)) * 1.2)
         ax.grid(axis="x", alpha=0.3)
     if title:
         fig.suptitle(title)

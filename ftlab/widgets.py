@@ -578,12 +578,18 @@ class _LiveTrainingViewBase:
             ax.clear()
         plots.plot_history(self.history, metrics=metrics, title=self.title, axes=axes[:len(metrics)])
         if _in_notebook():
-            from IPython.display import display
+            import io
 
+            from IPython.display import Image, display
+
+            # A PNG rendered here shows the same under any matplotlib backend (inline, Agg, widget).
+            buffer = io.BytesIO()
+            self.figure.savefig(buffer, format="png", dpi=80, bbox_inches="tight")
+            image = Image(data=buffer.getvalue(), format="png")
             if self._handle is None:
-                self._handle = display(self.figure, display_id=True)
+                self._handle = display(image, display_id=True)
             else:
-                self._handle.update(self.figure)
+                self._handle.update(image)
         return self.figure
 
 
