@@ -12,20 +12,21 @@ foam, fabric, gravel, print, sky ...), not remembering pixels, because:
   the training patches has not seen the validation ones;
 * colour, brightness and contrast are jittered and some crops are turned grey, so the average
   colour of a patch is a weak clue;
-* there are few examples per class (8–16 by default), the regime where training a network from
+* there are few examples per class (10 by default), the regime where training a network from
   scratch overfits and ImageNet features shine.
 
-Why photographs and not synthetic shapes: ImageNet features help on natural-image-like
-content. On drawn shapes a small network trained from scratch does as well as a pretrained one,
-and the lesson's central claim (pretrained features beat scratch on a few examples per class)
-would not be true of the data.
+Why photographs and not synthetic shapes: ImageNet features are made for natural-image-like
+content. Drawn shapes are easy for a small network trained from scratch, so they would not test the
+lesson's central claim (pretrained features beat scratch on a few examples per class).
 
-Sources: ``skimage.data`` (scikit-image, BSD-3-Clause); the photographs are public domain or
-CC0 / CC-BY as listed in scikit-image's ``data/README.txt`` (chelsea and coffee: Stefan van der
-Walt, CC0; astronaut: NASA, public domain; rocket: SpaceX, CC0; motorcycle: Middlebury stereo
-data set; hubble_deep_field: NASA/ESA, public domain; immunohistochemistry: Jelena Kovačević's
-lab, public domain; brick, grass, gravel: Stefan van der Walt, CC0; camera, coins, moon, page:
-as credited there).
+Sources, all shipped inside scikit-image (BSD-3-Clause) and credited in the docstrings of
+``skimage.data``: chelsea (Stefan van der Walt, CC0), coffee (Rachel Michetti, CC0), astronaut
+(NASA Great Images, no known copyright restrictions), stereo_motorcycle (Middlebury 2014 stereo data
+set, Scharstein et al., GCPR 2014), rocket (SpaceX, released into the public domain),
+hubble_deep_field (NASA/HubbleSite, public domain), immunohistochemistry (Center for Microscopy and
+Molecular Imaging, no known copyright restrictions), brick and gravel (CC0Textures, CC0), grass
+(linolafett on DeviantArt, CC0), coins (Brooklyn Museum collection, no known copyright
+restrictions), camera (Lav Varshney, CC0).
 """
 
 from __future__ import annotations
