@@ -566,7 +566,9 @@ def test_lesson_01_freeze_panel_in_jupyterlab(tmp_path, request):
     lesson = lesson_01()
     root = tmp_path / "root"
     # A copy, so JupyterLab's autosave can never write outputs into the repository's notebooks.
-    shutil.copytree(NOTEBOOKS, root / "notebooks", ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    (root / "notebooks").mkdir(parents=True)
+    for notebook in NOTEBOOKS.glob("*.ipynb"):
+        shutil.copy2(notebook, root / "notebooks" / notebook.name)
     shots = Shots(request.node.name)
     with lab_server(root, tmp_path / "state") as server, chromium_page() as (page, _):
         try:

@@ -34,15 +34,18 @@ def write_notebook(path: Path, *sources: str) -> Path:
 
 def test_runs_lessons_measures_them_and_reports_failures(tmp_path, monkeypatch, capsys):
     monkeypatch.setenv("FTLAB_QUICK", "1")  # the runner must unset it: the course runs in full mode
+    lessons = tmp_path / "lessons"
+    lessons.mkdir()
     heavy = write_notebook(
-        tmp_path / "00_heavy.ipynb",
+        lessons / "00_heavy.ipynb",
         "import os\nimport numpy as np\n\nblock = np.ones(300 * 1024 * 1024 // 8)  # 300 MiB, touched",
         "print('quick:', os.environ.get('FTLAB_QUICK'), 'offline:', os.environ.get('FTLAB_OFFLINE'))",
     )
-    broken = write_notebook(tmp_path / "01_broken.ipynb", "raise ValueError('this lesson is broken')")
+    broken = write_notebook(lessons / "01_broken.ipynb", "raise ValueError('this lesson is broken')")
     out = tmp_path / "build"
+    monkeypatch.chdir(tmp_path)  # a relative --out must not land in the lesson's folder
 
-    code = run_course.main([str(heavy), str(broken), "--out", str(out)])
+    code = run_course.main([str(heavy), str(broken), "--out", "build"])
 
     assert code == 1  # one lesson failed
     runs = {run["lesson"]: run for run in json.loads((out / "course.json").read_text())}
@@ -61,6 +64,7 @@ def test_runs_lessons_measures_them_and_reports_failures(tmp_path, monkeypatch, 
     assert "| 01_broken | **failed**: ValueError: this lesson is broken |" in table
     assert "full offline" in table
     assert not (out / "course" / "cache").exists()
+    assert sorted(path.name for path in lessons.iterdir()) == ["00_heavy.ipynb", "01_broken.ipynb"]
     assert "failed: 01_broken" in capsys.readouterr().err
 
 

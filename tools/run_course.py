@@ -294,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
         for notebook in lessons:
             print(profile_cells(notebook, args.quick, args.timeout), flush=True)
         return 0
+    args.out = args.out.resolve()  # the kernels run in the lesson's folder: relative paths would land there
     out_dir = args.out / "course"
     out_dir.mkdir(parents=True, exist_ok=True)
     runs = []
