@@ -64,15 +64,66 @@ def check_greater(a: float, b: float, claim: str, margin: float = 0.0) -> bool:
     return check(float(a) > float(b) + margin, claim, detail)
 
 
-def exercise(name: str, condition, hint: str = "") -> bool:
+_require_answers = False
+
+
+def require_answers(required: bool = True) -> None:
+    """Make an unanswered exercise fail instead of waiting for the learner.
+
+    A lesson leaves its answers as ``None`` for you to fill in, and :func:`exercise` then only
+    says "not answered yet". The solutions notebooks call this first, so every worked answer must
+    really pass its check (tools/make_solutions.py adds the call).
+
+    Example:
+        >>> require_answers()
+        >>> require_answers(False)
+    """
+    global _require_answers
+    _require_answers = bool(required)
+
+
+def exercise(name: str, condition, hint: str = "", *, answer=True) -> bool:
     """Check a learner's exercise answer; the failure message carries a hint, not the answer.
+
+    Introduced in lesson 00. Each lesson's exercise cells start with ``answer_1 = None``; until
+    you replace ``None``, the check says so and moves on (the notebook still runs top to bottom).
+
+    Args:
+        name: ``"1.1 unfreeze stage 7"``: the exercise's number, then what it asks.
+        condition: truthy when the answer is right, or a function of no arguments returning that
+            (called only once there is an answer, so it may use the answer freely).
+        hint: shown when the answer is wrong or missing.
+        answer: the learner's answer; ``None`` means "not answered yet".
+
+    Returns:
+        True when solved, False when not answered yet.
+
+    Raises:
+        CheckFailed: when the answer is wrong (or checking it raises), or when it is missing
+            after :func:`require_answers`.
 
     Example:
         >>> exercise("1.1 unfreeze stage 7", True)
         ✓ exercise 1.1 unfreeze stage 7: solved
         True
+        >>> exercise("1.2 double it", lambda: answer == 4, answer=None, hint="2 + 2")
+        ○ exercise 1.2 double it: not answered yet; replace None in the cell above (hint: 2 + 2)
+        False
     """
+    hint_text = f" (hint: {hint})" if hint else ""
+    if answer is None:
+        if _require_answers:
+            raise CheckFailed(f"✗ exercise {name}: no answer (it is still None){hint_text}")
+        print(f"○ exercise {name}: not answered yet; replace None in the cell above{hint_text}")
+        return False
+    if callable(condition):
+        try:
+            condition = condition()
+        except Exception as error:
+            raise CheckFailed(
+                f"✗ exercise {name}: checking your answer raised {type(error).__name__}: {error}{hint_text}"
+            ) from error
     if not bool(condition):
-        raise CheckFailed(f"✗ exercise {name}: not solved yet" + (f" (hint: {hint})" if hint else ""))
+        raise CheckFailed(f"✗ exercise {name}: not solved yet{hint_text}")
     print(f"✓ exercise {name}: solved")
     return True

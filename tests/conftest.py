@@ -25,6 +25,15 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("FTLAB_CACHE", str(tmp_path_factory.mktemp("ftlab-cache")))
 
 
+@pytest.fixture(autouse=True)
+def _answers_not_required():
+    """``ftlab.checks.require_answers()`` is global: a test that switches it on never leaks it."""
+    yield
+    from ftlab import checks
+
+    checks.require_answers(False)
+
+
 def write_photo_folder(root, per_class=8, size=128, seed=0):
     """Write a small folder of real-looking photos: random crops of scikit-image's cat and coffee photos."""
     import numpy as np

@@ -42,3 +42,31 @@ def test_import_ftlab_is_light():
     code = "import sys, ftlab; ftlab.check(True, 'x'); print('tensorflow' in sys.modules, 'keras' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip().endswith("False False")
+
+
+def test_exercise_waits_for_an_answer(capsys):
+    called = []
+    assert ftlab.exercise("1.2 double it", lambda: called.append(1), answer=None, hint="2 + 2") is False
+    assert not called, "the check must not run before there is an answer"
+    assert "○ exercise 1.2 double it: not answered yet" in capsys.readouterr().out
+
+
+def test_exercise_calls_a_check_function_once_answered():
+    answer = 4
+    assert ftlab.exercise("1.2 double it", lambda: answer == 2 + 2, answer=answer)
+    with pytest.raises(ftlab.CheckFailed, match="not solved yet \\(hint: 2 \\+ 2\\)"):
+        ftlab.exercise("1.2 double it", lambda: answer == 5, answer=answer, hint="2 + 2")
+
+
+def test_exercise_reports_a_check_that_raises_as_a_failure():
+    answer = "four"
+    with pytest.raises(ftlab.CheckFailed, match="checking your answer raised AttributeError"):
+        ftlab.exercise("1.2 shape", lambda: answer.shape == (2,), answer=answer)
+
+
+def test_required_answers_make_a_missing_answer_fail():
+    ftlab.checks.require_answers()
+    with pytest.raises(ftlab.CheckFailed, match="no answer"):
+        ftlab.exercise("1.2 double it", lambda: True, answer=None)
+    ftlab.checks.require_answers(False)
+    assert ftlab.exercise("1.2 double it", lambda: True, answer=None) is False

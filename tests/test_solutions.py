@@ -62,12 +62,29 @@ def test_solutions_notebooks_contain_their_lesson_verbatim():
         assert len(solved_cells) > len(lesson_cells), f"{solved.name} adds no solutions"
 
 
+def test_lessons_leave_their_exercises_for_the_learner():
+    """A lesson's answer cells hold None, and each check waits for an answer (answer=...)."""
+    for lesson, _, _ in solutions_tool.pairs(REPO):
+        cells = [cell.source for cell in nbformat.read(lesson, as_version=4).cells if cell.cell_type == "code"]
+        answer_cells = [source for source in cells if source.startswith("# Your answer")]
+        assert answer_cells, f"{lesson.name}: no '# Your answers' cell"
+        for source in answer_cells:
+            assigned = [line for line in source.splitlines() if not line.startswith("#") and "=" in line]
+            placeholders = [line for line in assigned if line.split("#")[0].strip().endswith("= None")]
+            assert placeholders, f"{lesson.name}: an answer cell gives its answer away:\n{source}"
+        for source in cells:
+            for call in source.split("ftlab.exercise(")[1:]:
+                assert "answer=" in call.split("ftlab.exercise(")[0], (
+                    f"{lesson.name}: an ftlab.exercise(...) call without answer=, so it cannot wait for the learner"
+                )
+
+
 # --- a toy lesson -------------------------------------------------------------------------------------
 
 TOY_CHECKS = [
-    'ftlab.exercise("9.1 double it", answer_1 == 2 * base, hint="multiply")\n'
-    'ftlab.exercise("9.2 square it", answer_2 == base**2, hint="power")',
-    'ftlab.exercise("9.3 name it", answer_3 == "nine")',
+    'ftlab.exercise("9.1 double it", lambda: answer_1 == 2 * base, hint="multiply", answer=answer_1)\n'
+    'ftlab.exercise("9.2 square it", lambda: answer_2 == base**2, hint="power", answer=answer_2)',
+    'ftlab.exercise("9.3 name it", lambda: answer_3 == "nine", answer=answer_3)',
 ]
 
 TOY_ANSWERS = """\
@@ -97,9 +114,9 @@ def toy_repository(root: Path, answers: str = TOY_ANSWERS) -> Path:
         nbformat.v4.new_markdown_cell("# 09 · Toy lesson"),
         nbformat.v4.new_code_cell("import ftlab\n\nbase = 3"),
         nbformat.v4.new_markdown_cell("## Exercises"),
-        nbformat.v4.new_code_cell("# Your answers\nanswer_1 = base * 2\nanswer_2 = 9"),
+        nbformat.v4.new_code_cell("# Your answers\nanswer_1 = None\nanswer_2 = None"),
         nbformat.v4.new_code_cell(TOY_CHECKS[0]),
-        nbformat.v4.new_code_cell("answer_3 = 'nine'"),
+        nbformat.v4.new_code_cell("answer_3 = None"),
         nbformat.v4.new_code_cell(TOY_CHECKS[1]),
     ]
     (root / "notebooks").mkdir(parents=True)
@@ -128,19 +145,23 @@ def test_toy_solutions_are_lesson_then_answers_then_checks(tmp_path, capsys):
     assert headers.is_managed(built.cells[1], headers.INSTALL_TAG)
     lesson = nbformat.read(tmp_path / "notebooks" / "09_toy.ipynb", as_version=4)
     assert own_sources(built)[: len(lesson.cells)] == own_sources(lesson)
-    tail = sources[-8:]
+    tail = sources[-9:]
     assert tail[0].startswith("## Solutions")
-    assert tail[1].startswith("### Exercise 9.1")
-    assert tail[2] == "answer_1 = base + base"
+    assert tail[1] == solutions_tool.REQUIRE_ANSWERS_SOURCE
+    assert tail[2].startswith("### Exercise 9.1")
+    assert tail[3] == "answer_1 = base + base"
     # the first check cell covers 9.1 and 9.2: it runs again only after 9.2 has its solution
-    assert tail[3].startswith("### Exercises 9.2 and 9.3")
-    assert tail[4] == 'answer_2 = base * base\nanswer_3 = "nine"'
-    assert tail[5:7] == TOY_CHECKS
-    assert tail[7] == "That is all."
+    assert tail[4].startswith("### Exercises 9.2 and 9.3")
+    assert tail[5] == 'answer_2 = base * base\nanswer_3 = "nine"'
+    assert tail[6:8] == TOY_CHECKS
+    assert tail[8] == "That is all."
 
     namespace = run_cells(built)
     output = capsys.readouterr().out
-    assert output.count("✓ exercise 9.1 double it: solved") == 2  # the lesson's default, then the solution
+    # the lesson leaves its answers as None: its checks wait; the solutions' answers then pass
+    assert output.count("○ exercise 9.1 double it: not answered yet") == 1
+    assert output.count("✓ exercise 9.1 double it: solved") == 1
+    assert output.count("✓ exercise 9.3 name it: solved") == 1
     assert namespace["answer_2"] == 9
 
     assert solutions_tool.refresh(tmp_path, write=False) == ([], [])  # idempotent
@@ -150,6 +171,13 @@ def test_a_wrong_solution_fails_the_lessons_check(tmp_path):
     target = toy_repository(tmp_path, TOY_ANSWERS.replace("answer_1 = base + base", "answer_1 = base + 1"))
     solutions_tool.refresh(tmp_path)
     with pytest.raises(ftlab.checks.CheckFailed, match="9.1 double it: not solved yet"):
+        run_cells(nbformat.read(target, as_version=4))
+
+
+def test_a_solution_that_leaves_an_answer_none_fails(tmp_path):
+    target = toy_repository(tmp_path, TOY_ANSWERS.replace('answer_3 = "nine"', "answer_3 = None"))
+    solutions_tool.refresh(tmp_path)
+    with pytest.raises(ftlab.checks.CheckFailed, match="9.3 name it: no answer"):
         run_cells(nbformat.read(target, as_version=4))
 
 

@@ -8,8 +8,9 @@
   each fenced block opened with ```` ```python solution 0.1 0.2 ```` becomes a code cell that
   answers the exercises named (the first word of each ``ftlab.exercise("0.1 …", …)`` name).
 
-After each solution's code the lesson's own check cell for those exercises runs again, so the
-answers pass exactly the checks the learner's do. Every exercise of the lesson must be answered
+The lesson's own answer cells hold ``None`` (its checks then say "not answered yet"); the solutions
+switch on ``ftlab.checks.require_answers()``, and after each solution's code the lesson's own check
+cell for those exercises runs again, so the answers pass exactly the checks the learner's do. Every exercise of the lesson must be answered
 once. Headers (badges, links, the Colab install cell) come from ``tools/lesson_headers.py``.
 
 Usage:
@@ -34,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 ANSWERS_DIR = Path("solutions") / "answers"
 SOLUTIONS_TAG = "ftlab-solutions"
 EXERCISE_CALL = re.compile(r"ftlab\.exercise\(\s*(?P<quote>[\"'])(?P<name>.+?)(?P=quote)")
+REQUIRE_ANSWERS_SOURCE = "ftlab.checks.require_answers()  # an exercise still answered `None` now fails"
 FENCE_OPEN = re.compile(r"^```python\s+solution\s+(?P<keys>.+?)\s*$")
 
 
@@ -139,10 +141,11 @@ def build_solutions(lesson_path: Path, answers_path: Path, lessons: list) -> nbf
         _cell(
             "markdown",
             "## Solutions\n\nWorked answers to this lesson's exercises. After each answer, the lesson's own "
-            "check runs again on the new answer.",
+            "check runs again on the new answer; from here on an answer left as `None` fails.",
             "solutions",
             [SOLUTIONS_TAG],
-        )
+        ),
+        _cell("code", REQUIRE_ANSWERS_SOURCE, "solutions-require-answers", [SOLUTIONS_TAG]),
     ]
     for number, solution in enumerate(solutions, start=1):
         for paragraph_number, paragraph in enumerate(solution.prose, start=1):
