@@ -45,19 +45,109 @@ def test_dedup_ignores_copyright_lines_case_and_spacing():
     assert [d.name for d in kept] == ["a", "c"] and dropped == 1
 
 
-def test_split_by_document_is_disjoint_deterministic_and_stable():
-    corpus = Corpus("c", [Document(f"doc{i}", f"text {i}\nsecond line") for i in range(20)])
+def _corpus(n: int, prefix: str = "doc") -> Corpus:
+    documents = [Document(f"{prefix}{i}", f"{prefix} text {i}\nsecond line of {prefix} {i}") for i in range(n)]
+    return Corpus("c", documents)
+
+
+def _sides(corpus: Corpus, val_fraction: float, seed: int = 0) -> dict[str, str]:
+    train, val = corpora.split_by_document(corpus, val_fraction, seed)
+    sides = {d.name: "train" for d in train}
+    sides.update({d.name: "val" for d in val})
+    return sides
+
+
+def test_split_is_disjoint_covers_the_corpus_and_keeps_its_order():
+    corpus = _corpus(60)
     train, val = corpora.split_by_document(corpus, 0.2)
-    assert len(val) == 4 and len(train) == 16
-    assert not {d.name for d in train} & {d.name for d in val}
-    assert corpora.split_by_document(corpus, 0.2)[1].texts == val.texts
-    # A document's side depends only on its name: adding documents never moves existing ones.
-    bigger = Corpus("c", corpus.documents + [Document(f"new{i}", "x") for i in range(5)])
-    _, val_bigger = corpora.split_by_document(bigger, 0.2)
-    moved_in = {d.name for d in val_bigger} - {f"new{i}" for i in range(5)}
-    assert moved_in <= {d.name for d in val} | {d.name for d in train}
-    other_seed = corpora.split_by_document(corpus, 0.2, seed=1)[1]
-    assert {d.name for d in other_seed} != {d.name for d in val}
+    train_names, val_names = [d.name for d in train], [d.name for d in val]
+    assert train_names and val_names
+    assert not set(train_names) & set(val_names), "no document on both sides"
+    assert sorted(train_names + val_names) == sorted(d.name for d in corpus), "union is the input"
+    assert len(train) + len(val) == len(corpus)
+    order = [d.name for d in corpus]
+    assert train_names == [n for n in order if n in set(train_names)]
+    assert val_names == [n for n in order if n in set(val_names)]
+    assert train.name == "c [train]" and val.name == "c [val]"
+
+
+def test_adding_documents_never_moves_existing_ones():
+    corpus = _corpus(30)
+    before = _sides(corpus, 0.2)
+    assert set(before.values()) == {"train", "val"}
+    bigger = Corpus("c", corpus.documents + _corpus(40, prefix="new").documents)
+    after = _sides(bigger, 0.2)
+    assert {name: after[name] for name in before} == before
+    # Shuffled, or with documents removed, every remaining document still keeps its side.
+    shuffled = Corpus("c", list(reversed(bigger.documents))[::2])
+    assert all(after[name] == side for name, side in _sides(shuffled, 0.2).items())
+
+
+def test_side_depends_on_the_normalised_text_and_the_seed_only():
+    text = "MIT License\nCopyright (c) 2020 Bob\n\nPermission is hereby granted, free of charge."
+    same = "mit license\n\nCOPYRIGHT 1999 Alice\nPermission   is hereby granted, free of charge."
+    assert corpora.split_position(text) == corpora.split_position(same)
+    assert corpora.split_position(text) != corpora.split_position(text + " Extra clause.")
+    assert corpora.split_position(text, seed=1) != corpora.split_position(text, seed=0)
+    # A stable hash, not Python's salted hash(): this value is the same on every machine.
+    assert corpora.split_position("The Licensee shall pay the fees.") == pytest.approx(0.0080534, abs=1e-7)
+    assert corpora.split_key("Ελληνικά  ΚΕΙΜΕΝΑ") == "ελληνικά κειμενα", "non-Latin text counts"
+    renamed = Corpus("r", [Document("x", "one text"), Document("y", "another text")] + _corpus(20).documents)
+    sides = _sides(renamed, 0.3)
+    swapped = Corpus("r", [Document("x", "another text"), Document("y", "one text")] + _corpus(20).documents)
+    assert _sides(swapped, 0.3)["x"] == sides["y"], "the text decides, not the name"
+
+
+def test_seed_salts_the_hash():
+    corpus = _corpus(200)
+    assert _sides(corpus, 0.2, seed=0) == _sides(corpus, 0.2, seed=0)
+    assert _sides(corpus, 0.2, seed=1) != _sides(corpus, 0.2, seed=0)
+
+
+@pytest.mark.parametrize("val_fraction", [0.1, 0.15, 0.5])
+def test_held_out_fraction_is_roughly_honoured(val_fraction):
+    n = 200
+    held_out = list(_sides(_corpus(n), val_fraction).values()).count("val")
+    # Binomial(200, p): a band of about ±4.5 standard deviations.
+    band = 4.5 * (n * val_fraction * (1 - val_fraction)) ** 0.5
+    assert abs(held_out - n * val_fraction) <= band, (held_out, n * val_fraction)
+
+
+@pytest.mark.parametrize("n", [2, 3, 5])
+@pytest.mark.parametrize("val_fraction", [0.01, 0.1, 0.5, 0.99])
+def test_tiny_corpora_get_a_document_on_each_side(n, val_fraction):
+    corpus = _corpus(n)
+    train, val = corpora.split_by_document(corpus, val_fraction)
+    assert len(train) >= 1 and len(val) >= 1 and len(train) + len(val) == n
+    assert corpora.split_by_document(corpus, val_fraction)[1].texts == val.texts, "deterministic"
+
+
+def test_tiny_corpus_fallback_moves_the_document_nearest_the_threshold():
+    corpus = _corpus(4)
+    positions = {d.name: corpora.split_position(d.text) for d in corpus}
+    low = min(positions.values())
+    assert low > 0.001, "this corpus needs the fallback at val_fraction=0.001"
+    _, val = corpora.split_by_document(corpus, 0.001)
+    assert [d.name for d in val] == [min(positions, key=positions.get)]
+    high = max(positions.values())
+    assert high < 0.999
+    train, _ = corpora.split_by_document(corpus, 0.999)
+    assert [d.name for d in train] == [max(positions, key=positions.get)]
+
+
+def test_split_rejects_a_fraction_outside_zero_one():
+    for bad in (0.0, 1.0, -0.1, 1.5):
+        with pytest.raises(ValueError, match="val_fraction"):
+            corpora.split_by_document(_corpus(5), bad)
+
+
+def test_general_split_keeps_the_topics_the_tiny_lm_never_saw():
+    train, val = corpora.general_split()
+    assert {d.name for d in val} == corpora.TINY_LM_HELD_OUT_TOPICS
+    assert not {d.name for d in train} & corpora.TINY_LM_HELD_OUT_TOPICS
+    assert len(train) + len(val) == len(corpora.general_corpus())
+    other_train, other_val = corpora.general_split(seed=1)
+    assert other_val and other_train and {d.name for d in other_val} != corpora.TINY_LM_HELD_OUT_TOPICS
 
 
 def test_split_never_cuts_a_document_into_lines():

@@ -28,6 +28,7 @@ import hashlib
 import importlib.metadata
 import json
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -182,6 +183,23 @@ def general_corpus() -> Corpus:
 #: The held-out share of the pydoc topics; the tiny LM never trained on these documents.
 GENERAL_VAL_FRACTION = 0.1
 
+#: The pydoc topics held out when the bundled tiny LM (ftlab/assets/tiny_lm) was pretrained: 8 of
+#: Python 3.11's 79 topics, drawn by ftlab's earlier split rule (seed 0). :func:`general_split`
+#: keeps them, so that the bundled model's general perplexity is measured on text it never saw.
+#: A document's side depends only on its own name. Re-pretrain the model before changing these.
+TINY_LM_HELD_OUT_TOPICS = frozenset(
+    {
+        "pydoc:async",
+        "pydoc:bltin-type-objects",
+        "pydoc:formatstrings",
+        "pydoc:specialnames",
+        "pydoc:subscriptions",
+        "pydoc:try",
+        "pydoc:typesmapping",
+        "pydoc:typesmethods",
+    }
+)
+
 
 def general_split(seed: int = 0) -> tuple[Corpus, Corpus]:
     """``(train, val)`` of :func:`general_corpus`, the split ``tools/pretrain_tiny_lm.py`` used.
@@ -189,8 +207,24 @@ def general_split(seed: int = 0) -> tuple[Corpus, Corpus]:
     The validation topics were held out when the bundled tiny LM was pretrained, so their
     perplexity measures general English the model has not memorised (and, after fine-tuning on
     legal text, how much of it was forgotten).
+
+    Args:
+        seed: 0 (the default) gives the bundled model's split, :data:`TINY_LM_HELD_OUT_TOPICS`
+            (topics that a newer Python adds go to training). Any other seed draws another split
+            with :func:`split_by_document` at :data:`GENERAL_VAL_FRACTION`; the bundled model
+            has seen most of those validation topics.
     """
-    return split_by_document(general_corpus(), GENERAL_VAL_FRACTION, seed)
+    corpus = general_corpus()
+    if seed != 0:
+        return split_by_document(corpus, GENERAL_VAL_FRACTION, seed)
+    train = [d for d in corpus.documents if d.name not in TINY_LM_HELD_OUT_TOPICS]
+    val = [d for d in corpus.documents if d.name in TINY_LM_HELD_OUT_TOPICS]
+    if not val:
+        raise DataError(
+            f"{corpus.name}: none of the tiny LM's held-out topics exists in this Python; "
+            "use general_split(seed=1) for a fresh split by document"
+        )
+    return corpus.subset(train, f"{corpus.name} [train]"), corpus.subset(val, f"{corpus.name} [val]")
 
 
 def _read_file(path: Path) -> tuple[str, bool]:
@@ -333,41 +367,82 @@ def legal_corpus(offline: bool | None = None, max_documents: int | None = 1000) 
     return license_corpus() if offline else billsum_corpus(max_documents)
 
 
-def _rank(name: str, seed: int) -> str:
-    return hashlib.sha256(f"{seed}:{name}".encode()).hexdigest()
+def split_key(text: str) -> str:
+    """The part of a text that decides its side in :func:`split_by_document`.
+
+    Copyright lines are dropped (a new year on a license must not move it), then the text is
+    NFKC-normalised, case-folded and its whitespace collapsed; every other character counts, so
+    texts in any script get distinct keys.
+
+    Example:
+        >>> split_key("MIT License\\nCopyright (c) 2024 Ada\\n\\n  Permission is  GRANTED.")
+        'mit license permission is granted.'
+    """
+    body = _COPYRIGHT_LINE.sub(" ", text)
+    return " ".join(unicodedata.normalize("NFKC", body).casefold().split())
+
+
+def split_position(text: str, seed: int = 0) -> float:
+    """Where a text falls in [0, 1): sha256 of ``"<seed>:"`` + :func:`split_key`, as a fraction.
+
+    A pure function of the text (and the seed): the same on every machine, Python and run.
+    :func:`split_by_document` holds a document out when this is below ``val_fraction``.
+
+    Example:
+        >>> split_position("Apache License") == split_position("apache   LICENSE")
+        True
+    """
+    digest = hashlib.sha256(f"{seed}:{split_key(text)}".encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
 
 
 def split_by_document(corpus: Corpus, val_fraction: float = 0.1, seed: int = 0) -> tuple[Corpus, Corpus]:
     """Hold out whole documents (never lines) for validation.
 
-    Each document's place is decided by a hash of its *name* and the seed, so a document lands in
-    the same split on every machine and run, whatever else is in the corpus.
+    A document is held out when :func:`split_position` of its *text* is below ``val_fraction``:
+    a stable hash of its normalised content (copyright lines, case, Unicode form and spacing do
+    not count), salted with ``seed``. Its side therefore depends on nothing else in the corpus
+    and is the same on every machine and run: adding or removing other documents never moves
+    it, and texts that differ only in copyright lines, case or spacing land on the same side.
+    About ``val_fraction`` of the documents are held out (exactly that share only on average).
+
+    Tiny corpora: with two or more documents, both sides always get at least one. If the hash
+    puts every document on one side, the one nearest the threshold crosses over: the smallest
+    position goes to validation when none is held out, the largest goes to training when all
+    are (ties broken by name). Only in that case does a document's side depend on the others.
 
     Args:
         corpus: at least two documents.
-        val_fraction: share of documents held out (at least one, at most all but one).
-        seed: change it to draw another split.
+        val_fraction: expected share of documents held out, strictly between 0 and 1.
+        seed: salts the hash; change it to draw another split (the CLI and the lesson use 0).
 
     Returns:
-        ``(train, val)`` corpora.
+        ``(train, val)`` corpora, each in the corpus's order.
 
     Raises:
         DataError: fewer than two documents.
 
     Example:
-        >>> c = Corpus("c", [Document(str(i), "text") for i in range(10)])
+        >>> c = Corpus("c", [Document(str(i), f"text number {i}") for i in range(10)])
         >>> train, val = split_by_document(c, 0.2)
-        >>> len(train), len(val)
-        (8, 2)
+        >>> len(train) + len(val), [d.name for d in val]
+        (10, ['4'])
+        >>> bigger = Corpus("c", c.documents + [Document("new", "another text")])
+        >>> [d.name for d in split_by_document(bigger, 0.2)[1] if d.name != "new"]
+        ['4']
     """
     if not 0.0 < val_fraction < 1.0:
         raise ValueError(f"val_fraction must be between 0 and 1 (got {val_fraction})")
     if len(corpus) < 2:
         raise DataError(f"{corpus.name}: {len(corpus)} document(s) cannot be split by document; "
                         "add more .txt files or pass a separate validation corpus (--val)")
-    n_val = min(len(corpus) - 1, max(1, round(len(corpus) * val_fraction)))
-    ranked = sorted(corpus.documents, key=lambda d: _rank(d.name, seed))
-    val_names = {d.name for d in ranked[:n_val]}
-    train = [d for d in corpus.documents if d.name not in val_names]
-    val = [d for d in corpus.documents if d.name in val_names]
+    positions = [split_position(d.text, seed) for d in corpus.documents]
+    held_out = [p < val_fraction for p in positions]
+    if all(held_out) or not any(held_out):
+        # Tiny-corpus fallback (documented above): move the document nearest the threshold.
+        order = sorted(range(len(corpus)), key=lambda i: (positions[i], corpus.documents[i].name, i))
+        crossing = order[-1] if all(held_out) else order[0]
+        held_out[crossing] = not held_out[crossing]
+    train = [d for d, out in zip(corpus.documents, held_out, strict=True) if not out]
+    val = [d for d, out in zip(corpus.documents, held_out, strict=True) if out]
     return corpus.subset(train, f"{corpus.name} [train]"), corpus.subset(val, f"{corpus.name} [val]")
