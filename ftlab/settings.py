@@ -17,12 +17,15 @@ import os
 import random
 import socket
 import sys
+import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 _TRUE = {"1", "true", "yes", "on"}
 _FALSE = {"0", "false", "no", "off"}
 _PROBE_HOSTS = (("storage.googleapis.com", 443), ("github.com", 443))
+_PROBE_TIMEOUT = 2.0  # seconds, DNS look-up included
 _offline_probe_result: bool | None = None
 
 
@@ -35,26 +38,48 @@ def _env_flag(name: str) -> bool | None:
     return None
 
 
-def _probe_offline(timeout: float = 2.0) -> bool:
-    """True when none of the download hosts answers a TCP connect within ``timeout`` seconds."""
+def _any_host_reachable(deadline: float, per_host: float) -> bool:
+    """Whether one of the download hosts accepts a TCP connection before ``deadline`` (monotonic)."""
+    for host, port in _PROBE_HOSTS:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            break
+        try:
+            with socket.create_connection((host, port), timeout=min(left, per_host)):
+                return True
+        except OSError:
+            continue
+    return False
+
+
+def _probe_offline(timeout: float = _PROBE_TIMEOUT) -> bool:
+    """True when none of the download hosts answers a TCP connect within ``timeout`` seconds.
+
+    ``socket.create_connection(timeout=…)`` bounds the connect but not the DNS look-up
+    (``getaddrinfo`` can block for far longer on a broken resolver), so the probe runs in a daemon
+    thread that is waited for at most ``timeout`` seconds; no answer by then counts as offline.
+    The answer is remembered for the rest of the process.
+    """
     global _offline_probe_result
     if _offline_probe_result is None:
-        reachable = False
-        for host, port in _PROBE_HOSTS:
-            try:
-                with socket.create_connection((host, port), timeout=timeout / len(_PROBE_HOSTS)):
-                    reachable = True
-                    break
-            except OSError:
-                continue
-        _offline_probe_result = not reachable
+        answer: list[bool] = []
+        deadline, per_host = time.monotonic() + timeout, timeout / len(_PROBE_HOSTS)
+        thread = threading.Thread(
+            target=lambda: answer.append(_any_host_reachable(deadline, per_host)),
+            name="ftlab-offline-probe",
+            daemon=True,
+        )
+        thread.start()
+        thread.join(timeout)
+        _offline_probe_result = not (answer and answer[0])
     return _offline_probe_result
 
 
 def is_offline() -> bool:
     """Whether to use the bundled, offline data and weights.
 
-    ``FTLAB_OFFLINE`` decides when set; otherwise a TCP probe (≤ 2 s, remembered) does.
+    ``FTLAB_OFFLINE`` decides when set (and nothing touches the network); otherwise a TCP probe
+    (≤ 2 s including the DNS look-up, remembered) does.
     """
     flag = _env_flag("FTLAB_OFFLINE")
     return _probe_offline() if flag is None else flag
@@ -173,8 +198,12 @@ def device_report(enable_mixed_precision: bool = True) -> DeviceReport:
         keras.mixed_precision.set_global_policy("mixed_float16")
         mixed = True
     distribution = "MirroredStrategy available" if len(gpus) > 1 else "single device"
-    return DeviceReport(gpus=[g.name for g in gpus], mixed_precision=mixed,
-                        distribution=distribution, cpu_count=os.cpu_count() or 1)
+    return DeviceReport(
+        gpus=[g.name for g in gpus],
+        mixed_precision=mixed,
+        distribution=distribution,
+        cpu_count=os.cpu_count() or 1,
+    )
 
 
 def distribution_strategy():
@@ -182,7 +211,7 @@ def distribution_strategy():
 
     Build and compile models inside ``with distribution_strategy().scope():``.
     """
-    import tensorflow as tf
+    tf = import_tensorflow()
 
     if len(tf.config.list_physical_devices("GPU")) > 1:
         return tf.distribute.MirroredStrategy()

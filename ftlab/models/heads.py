@@ -11,6 +11,11 @@ The two-phase recipe these support:
 
 Both heads name their Dense layer ``"classifier"`` and give it the same weight shapes, so the
 copy is exact: the full classifier predicts what the head predicted, before any fine-tuning.
+
+Under mixed precision (``ftlab.setup()`` switches Keras to ``mixed_float16`` on a GPU) the layers
+below compute in float16, but the ``"classifier"`` Dense + softmax always computes in float32
+(``dtype="float32"``), as the Keras mixed precision guide recommends for the output layer:
+float16 probabilities can underflow or overflow, which makes the loss numerically unstable.
 """
 
 from __future__ import annotations
@@ -26,8 +31,9 @@ def _check_num_classes(num_classes) -> int:
     return int(num_classes)
 
 
-def build_classifier(backbone, num_classes: int, dropout_rate: float = 0.2, augmentation=None,
-                     name: str | None = None):
+def build_classifier(
+    backbone, num_classes: int, dropout_rate: float = 0.2, augmentation=None, name: str | None = None
+):
     """Put a new softmax layer for ``num_classes`` on top of a backbone.
 
     Inputs → optional augmentation → ``backbone(x, training=False)`` → Dropout → Dense softmax
@@ -63,8 +69,10 @@ def build_classifier(backbone, num_classes: int, dropout_rate: float = 0.2, augm
 
     num_classes = _check_num_classes(num_classes)
     if len(backbone.output_shape) != 2:
-        raise ModelError(f"backbone {backbone.name!r} outputs {backbone.output_shape}, not a feature vector: "
-                         "build it with pooling='avg'")
+        raise ModelError(
+            f"backbone {backbone.name!r} outputs {backbone.output_shape}, not a feature vector: "
+            "build it with pooling='avg'"
+        )
     inputs = keras.Input(shape=backbone.input_shape[1:], name="image")
     x = inputs
     if augmentation is not None:
@@ -77,7 +85,7 @@ def build_classifier(backbone, num_classes: int, dropout_rate: float = 0.2, augm
     set_batchnorm_frozen(backbone, True, recompile=False)
     if dropout_rate:
         x = keras.layers.Dropout(dropout_rate, name="dropout")(x)
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name=CLASSIFIER_LAYER)(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name=CLASSIFIER_LAYER)(x)
     return keras.Model(inputs, outputs, name=name or f"{backbone.name}_classifier")
 
 
@@ -96,7 +104,7 @@ def build_head(feature_dim: int, num_classes: int, dropout_rate: float = 0.2, na
     num_classes = _check_num_classes(num_classes)
     inputs = keras.Input(shape=(int(feature_dim),), name="features")
     x = keras.layers.Dropout(dropout_rate, name="dropout")(inputs) if dropout_rate else inputs
-    outputs = keras.layers.Dense(num_classes, activation="softmax", name=CLASSIFIER_LAYER)(x)
+    outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name=CLASSIFIER_LAYER)(x)
     return keras.Model(inputs, outputs, name=name)
 
 
@@ -114,8 +122,10 @@ def transfer_head_weights(head, classifier) -> None:
     source_shapes = [tuple(w.shape) for w in source.weights]
     target_shapes = [tuple(w.shape) for w in target.weights]
     if source_shapes != target_shapes:
-        raise ModelError(f"head {head.name!r} has classifier weights {source_shapes} but {classifier.name!r} "
-                         f"has {target_shapes}: build both for the same backbone and number of classes")
+        raise ModelError(
+            f"head {head.name!r} has classifier weights {source_shapes} but {classifier.name!r} "
+            f"has {target_shapes}: build both for the same backbone and number of classes"
+        )
     target.set_weights(source.get_weights())
 
 
@@ -123,5 +133,7 @@ def _classifier_layer(model):
     try:
         return model.get_layer(CLASSIFIER_LAYER)
     except ValueError:
-        raise ModelError(f"model {model.name!r} has no {CLASSIFIER_LAYER!r} layer: build it with "
-                         "ftlab.models.heads.build_head / build_classifier") from None
+        raise ModelError(
+            f"model {model.name!r} has no {CLASSIFIER_LAYER!r} layer: build it with "
+            "ftlab.models.heads.build_head / build_classifier"
+        ) from None
