@@ -24,10 +24,17 @@ COMMAND_MODULES = (
 )
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse with ftlab's error contract: a usage error is one line on stderr and exit code 2."""
+
+    def error(self, message: str):
+        self.exit(2, f"{self.prog}: error: {message}; see `{self.prog} --help`\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
     import ftlab
 
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="ftlab",
         description="Transfer learning and fine-tuning from the command line (the ftlab course).",
     )
@@ -41,8 +48,25 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_json_flag(parser: argparse.ArgumentParser) -> None:
     """Every sub-command gets ``--json`` (one JSON object as the last line of stdout)."""
-    parser.add_argument("--json", action="store_true",
-                        help="print one JSON object as the last line of stdout, no progress bar")
+    parser.add_argument(
+        "--json",
+        action="store_true",
+        help="print one JSON object as the last line of stdout, no progress bar",
+    )
+
+
+def require_at_least(option: str, value, minimum, fix: str) -> None:
+    """Refuse a numeric option below ``minimum`` with a one-line error that names it and the fix.
+
+    Example:
+        >>> require_at_least("--batch-size", 0, 1, "pass e.g. --batch-size 32")
+        Traceback (most recent call last):
+        ftlab.errors.DataError: --batch-size 0: must be at least 1; pass e.g. --batch-size 32
+    """
+    from ftlab.errors import DataError
+
+    if value < minimum:
+        raise DataError(f"{option} {value}: must be at least {minimum}; {fix}")
 
 
 def emit(result: dict, as_json: bool) -> None:
@@ -78,19 +102,30 @@ def main(argv: list[str] | None = None) -> int:
 
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as stop:  # --help, --version, or a one-line usage error (exit code 2)
+        return 0 if stop.code is None else stop.code if isinstance(stop.code, int) else 2
     try:
         import_tensorflow()
         result = args.handler(args)
     except FtlabError as error:
-        from ftlab.cli_image import ProgressBar
-
-        ProgressBar.end_open_line()
-        print(f"ftlab {args.command}: error: {error}", file=sys.stderr)
-        return 2
+        return _fail(args.command, str(error))
+    except OSError as error:  # a file or folder the handler did not expect to be unreadable
+        where = error.filename or "a file"
+        return _fail(args.command, f"{where}: {error.strerror or error}; check the path and its permissions")
     except KeyboardInterrupt:
         print(f"ftlab {args.command}: interrupted", file=sys.stderr)
         return 130
     if result is not None:
         emit(result, getattr(args, "json", False))
     return 0
+
+
+def _fail(command: str, message: str) -> int:
+    from ftlab.cli_image import ProgressBar
+
+    ProgressBar.end_open_line()
+    one_line = " ".join(message.split())
+    print(f"ftlab {command}: error: {one_line}", file=sys.stderr)
+    return 2

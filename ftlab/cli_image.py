@@ -6,52 +6,101 @@ Introduced in lesson 00 ("Your own photos"). Import-light: TensorFlow loads insi
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
+import tempfile
 import time
 from pathlib import Path
 
-from ftlab.errors import DataError
+from ftlab.errors import DataError, ModelError
 
 
 def register(subparsers) -> None:
     from ftlab.cli import add_json_flag
 
-    p = subparsers.add_parser("predict", help="top-k ImageNet classes of images (bundled EfficientNet-Lite0)",
-                              description="Print the ImageNet top-k classes of each image.")
+    p = subparsers.add_parser(
+        "predict",
+        help="top-k ImageNet classes of images (bundled EfficientNet-Lite0)",
+        description="Print the ImageNet top-k classes of each image.",
+    )
     p.add_argument("images", nargs="+", metavar="IMAGE", help="image files (JPEG, PNG, ...)")
     p.add_argument("--top", type=int, default=5, help="how many classes per image (default 5)")
     add_json_flag(p)
     p.set_defaults(handler=predict_command)
 
     f = subparsers.add_parser(
-        "finetune", help="fine-tune a pretrained backbone on a folder of class sub-folders",
+        "finetune",
+        help="fine-tune a pretrained backbone on a folder of class sub-folders",
         description="Phase 1 trains a head on cached frozen features; phase 2 fine-tunes the top blocks "
-                    "with a 10x lower learning rate and keeps it only if it beats phase 1 on validation.")
-    f.add_argument("--data", required=True, metavar="DIR",
-                   help="folder with one sub-folder of images per class (with --metadata: the folder of images)")
-    f.add_argument("--metadata", metavar="CSV",
-                   help="HAM10000-style labels: a CSV with image_id, dx and optional lesion_id columns; images are "
-                        "found under --data by file name, and no lesion is split between training and validation")
+        "with a 10x lower learning rate and keeps it only if it beats phase 1 on validation.",
+    )
+    f.add_argument(
+        "--data",
+        required=True,
+        metavar="DIR",
+        help="folder with one sub-folder of images per class (with --metadata: the folder of images)",
+    )
+    f.add_argument(
+        "--metadata",
+        metavar="CSV",
+        help="HAM10000-style labels: a CSV with image_id, dx and optional lesion_id columns; images are "
+        "found under --data by file name, and no lesion is split between training and validation",
+    )
     group = f.add_mutually_exclusive_group()
     group.add_argument("--val", metavar="DIR", help="validation folder with the same class sub-folders")
-    group.add_argument("--val-split", type=float, default=0.2, metavar="F",
-                       help="share of --data held out for validation, stratified (default 0.2)")
-    f.add_argument("--backbone", default="efficientnet_lite0", metavar="NAME",
-                   help="backbone name (default efficientnet_lite0, bundled; see `ftlab backbones`)")
+    group.add_argument(
+        "--val-split",
+        type=float,
+        default=0.2,
+        metavar="F",
+        help="share of --data held out for validation, stratified (default 0.2)",
+    )
+    f.add_argument(
+        "--backbone",
+        default="efficientnet_lite0",
+        metavar="NAME",
+        help="backbone name (default efficientnet_lite0, bundled; see `ftlab backbones`)",
+    )
     f.add_argument("--size", type=int, default=224, metavar="PX", help="input size in pixels (default 224)")
-    f.add_argument("--epochs", type=int, default=3, metavar="N", help="fine-tuning epochs of phase 2 (default 3; 0 = head only)")
-    f.add_argument("--head-epochs", type=int, default=30, metavar="N", help="max head epochs of phase 1 (default 30, early stopping)")
-    f.add_argument("--unfreeze", type=int, default=2, metavar="K", help="top blocks trained in phase 2 (default 2)")
-    f.add_argument("--class-weight", choices=["none", "balanced"], default="none", help="weight classes by inverse frequency")
+    f.add_argument(
+        "--epochs",
+        type=int,
+        default=3,
+        metavar="N",
+        help="fine-tuning epochs of phase 2 (default 3; 0 = head only)",
+    )
+    f.add_argument(
+        "--head-epochs",
+        type=int,
+        default=30,
+        metavar="N",
+        help="max head epochs of phase 1 (default 30, early stopping)",
+    )
+    f.add_argument(
+        "--unfreeze", type=int, default=2, metavar="K", help="top blocks trained in phase 2 (default 2)"
+    )
+    f.add_argument(
+        "--class-weight",
+        choices=["none", "balanced"],
+        default="none",
+        help="weight classes by inverse frequency",
+    )
     f.add_argument("--batch-size", type=int, default=32, metavar="N", help="batch size (default 32)")
     f.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
     f.add_argument("--out", metavar="FILE", help="save the classifier here (.keras)")
     add_json_flag(f)
     f.set_defaults(handler=finetune_command)
 
-    e = subparsers.add_parser("evaluate", help="metrics of a saved classifier on a folder of class sub-folders")
-    e.add_argument("--model", required=True, metavar="FILE", help="a .keras file written by `ftlab finetune --out`")
-    e.add_argument("--data", required=True, metavar="DIR", help="folder with one sub-folder of images per class")
+    e = subparsers.add_parser(
+        "evaluate", help="metrics of a saved classifier on a folder of class sub-folders"
+    )
+    e.add_argument(
+        "--model", required=True, metavar="FILE", help="a .keras file written by `ftlab finetune --out`"
+    )
+    e.add_argument(
+        "--data", required=True, metavar="DIR", help="folder with one sub-folder of images per class"
+    )
     e.add_argument("--batch-size", type=int, default=32, metavar="N")
     add_json_flag(e)
     e.set_defaults(handler=evaluate_command)
@@ -98,10 +147,14 @@ class ProgressBar:
 
             def on_epoch_end(self, epoch, logs=None):
                 logs = logs or {}
-                figures = " ".join(f"{k} {v:.3f}" for k, v in logs.items() if k in ("loss", "val_loss", "val_accuracy"))
+                figures = " ".join(
+                    f"{k} {v:.3f}" for k, v in logs.items() if k in ("loss", "val_loss", "val_accuracy")
+                )
                 width = 20
                 filled = int(width * (epoch + 1) / max(1, self.epochs))
-                bar.message(f"{bar.phase:9s} [{'#' * filled}{'.' * (width - filled)}] epoch {epoch + 1}/{self.epochs} {figures}")
+                bar.message(
+                    f"{bar.phase:9s} [{'#' * filled}{'.' * (width - filled)}] epoch {epoch + 1}/{self.epochs} {figures}"
+                )
 
         return _Callback()
 
@@ -111,7 +164,6 @@ def _skipped(items) -> list[dict]:
 
 
 def _check_backbone(name: str) -> None:
-    from ftlab.errors import ModelError
     from ftlab.models import backbones
 
     names = backbones.list_backbones()
@@ -119,9 +171,94 @@ def _check_backbone(name: str) -> None:
         raise ModelError(f"unknown backbone {name!r}; choose one of: {', '.join(names)}")
 
 
+def _check_finetune_numbers(args: argparse.Namespace) -> None:
+    """Refuse impossible numbers before any data is read or any model is built."""
+    from ftlab.cli import require_at_least
+    from ftlab.data.images import MIN_SIDE
+
+    require_at_least(
+        "--size",
+        args.size,
+        MIN_SIDE,
+        f"images are resized to --size × --size pixels and ftlab needs at least {MIN_SIDE}; "
+        "pass e.g. --size 224 (the default)",
+    )
+    require_at_least("--batch-size", args.batch_size, 1, "pass e.g. --batch-size 32 (the default)")
+    require_at_least(
+        "--epochs", args.epochs, 0, "pass 0 to train the head only, or e.g. --epochs 3 (the default)"
+    )
+    require_at_least("--head-epochs", args.head_epochs, 1, "pass e.g. --head-epochs 30 (the default)")
+    require_at_least(
+        "--unfreeze", args.unfreeze, 0, "pass 0 to train the head only, or e.g. --unfreeze 2 (the default)"
+    )
+    if not 0.0 < args.val_split < 1.0 and args.val is None:
+        raise DataError(f"--val-split must be between 0 and 1, got {args.val_split}")
+
+
+def _check_out(out: str | None) -> None:
+    """Refuse an ``--out`` that could not be written, before hours of training rather than after."""
+    if out is None:
+        return
+    path = Path(out)
+    if path.is_dir():
+        raise ModelError(
+            f"--out {out} is a folder: pass a file name in it, e.g. --out {path / 'model.keras'}"
+        )
+    if path.suffix != ".keras":
+        example = path.with_suffix(".keras") if path.name else "model.keras"
+        raise ModelError(f"--out {out}: the model file name must end in .keras, e.g. --out {example}")
+    parent = path.parent
+    if not parent.exists():
+        raise ModelError(
+            f"--out {out}: the folder {parent} does not exist; create it first "
+            f"(mkdir -p {parent}) or pass a path in an existing folder"
+        )
+    if not parent.is_dir():
+        raise ModelError(f"--out {out}: {parent} is a file, not a folder; pass a path in an existing folder")
+    writable = os.access(parent, os.W_OK | os.X_OK)
+    if writable:
+        try:
+            with tempfile.NamedTemporaryFile(dir=parent, prefix=".ftlab-write-check-"):
+                pass
+        except OSError:
+            writable = False
+    if not writable:
+        raise ModelError(
+            f"--out {out}: the folder {parent} is not writable; pass a path in a folder you can "
+            "write to, or fix its permissions"
+        )
+
+
+@contextlib.contextmanager
+def _readable(**folders):
+    """Turn a PermissionError while reading the data into a DataError that names the folder.
+
+    ``folders`` maps option names (``data="photos"``) to what the learner passed.
+    """
+    try:
+        yield
+    except PermissionError as error:
+        where = error.filename or next((v for v in folders.values() if v), "the data")
+        option = next(
+            (
+                f"--{k.replace('_', '-')}"
+                for k, v in folders.items()
+                if v is not None and Path(v) == Path(where)
+            ),
+            None,
+        )
+        named = f"{option} {where}" if option else str(where)
+        raise DataError(
+            f"{named}: permission denied, cannot read it; make it readable "
+            f"(e.g. chmod -R u+rX {where}) or pass a folder you can read"
+        ) from None
+
+
 def predict_command(args: argparse.Namespace) -> dict:
+    from ftlab.cli import require_at_least
     from ftlab.models import imagenet
 
+    require_at_least("--top", args.top, 1, "pass e.g. --top 5 (the default)")
     missing = [p for p in args.images if not Path(p).is_file()]
     if missing:
         raise DataError(f"{missing[0]}: no such image file; check the path")
@@ -145,32 +282,65 @@ def finetune_command(args: argparse.Namespace) -> dict:
 
     start = time.perf_counter()
     _check_backbone(args.backbone)
-    if not 0.0 < args.val_split < 1.0 and args.val is None:
-        raise DataError(f"--val-split must be between 0 and 1, got {args.val_split}")
+    _check_finetune_numbers(args)
+    if args.metadata and args.val is not None:
+        raise DataError(
+            "--val cannot be combined with --metadata; use --val-split (the split keeps lesions whole)"
+        )
+    _check_out(args.out)
     settings.seed_everything(args.seed)
     bar = ProgressBar(not args.json)
     bar.message(f"reading {args.data} ...")
-    if args.metadata:
-        from ftlab.skin import ham10000
+    with _readable(data=args.data, val=args.val, metadata=args.metadata):
+        if args.metadata:
+            from ftlab.skin import ham10000
 
-        if args.val is not None:
-            raise DataError("--val cannot be combined with --metadata; use --val-split (the split keeps lesions whole)")
-        data = ham10000.load_ham_folder(args.data, args.metadata, image_size=args.size, val_split=args.val_split,
-                                        seed=args.seed, verbose=False)
-    else:
-        data = images.load_image_folder(args.data, image_size=args.size, val_dir=args.val, val_split=args.val_split,
-                                        batch_size=args.batch_size, seed=args.seed, verbose=False)
+            data = ham10000.load_ham_folder(
+                args.data,
+                args.metadata,
+                image_size=args.size,
+                val_split=args.val_split,
+                seed=args.seed,
+                verbose=False,
+            )
+        else:
+            data = images.load_image_folder(
+                args.data,
+                image_size=args.size,
+                val_dir=args.val,
+                val_split=args.val_split,
+                batch_size=args.batch_size,
+                seed=args.seed,
+                verbose=False,
+            )
     checkpoint_dir = Path(args.out).with_suffix(".resume") if args.out else None
     result = train.finetune(
-        data.x_train, data.y_train, data.x_val, data.y_val, data.class_names, backbone=args.backbone,
-        image_size=args.size, head_epochs=args.head_epochs, finetune_epochs=args.epochs, unfreeze=args.unfreeze,
-        class_weight=None if args.class_weight == "none" else args.class_weight, batch_size=args.batch_size,
-        checkpoint_dir=checkpoint_dir, progress=bar.as_callback() if bar.enabled else None,
+        data.x_train,
+        data.y_train,
+        data.x_val,
+        data.y_val,
+        data.class_names,
+        backbone=args.backbone,
+        image_size=args.size,
+        head_epochs=args.head_epochs,
+        finetune_epochs=args.epochs,
+        unfreeze=args.unfreeze,
+        class_weight=None if args.class_weight == "none" else args.class_weight,
+        batch_size=args.batch_size,
+        checkpoint_dir=checkpoint_dir,
+        progress=bar.as_callback() if bar.enabled else None,
     )
     bar.done()
     output = result.summary()
-    output.update({"n_train": int(data.n_train), "n_val": int(data.n_val), "skipped_files": _skipped(data.skipped),
-                   "class_names": list(data.class_names), "seconds": round(time.perf_counter() - start, 2)})
+    output.update(
+        {
+            "n_train": int(data.n_train),
+            "n_val": int(data.n_val),
+            "skipped_files": _skipped(data.skipped),
+            "class_names": list(data.class_names),
+            "seconds": round(time.perf_counter() - start, 2),
+        }
+    )
     if args.metadata:
         output["metadata_report"] = data.report.as_dict(examples=10)
     if args.out:
@@ -183,16 +353,21 @@ def evaluate_command(args: argparse.Namespace) -> dict:
     from PIL import Image
 
     from ftlab import metrics, train
+    from ftlab.cli import require_at_least
     from ftlab.data import images
 
+    require_at_least("--batch-size", args.batch_size, 1, "pass e.g. --batch-size 32 (the default)")
     start = time.perf_counter()
     model, config = train.load_model(args.model)
-    scan = images.scan_folder(args.data, min_classes=1)
+    with _readable(data=args.data):
+        scan = images.scan_folder(args.data, min_classes=1)
     known = {name: i for i, name in enumerate(config["class_names"])}
     unknown = [name for name in scan.class_names if name not in known]
     if unknown:
-        raise DataError(f"{args.data}: class folder(s) {unknown} are not classes of {args.model} "
-                        f"({', '.join(config['class_names'])}); rename or remove them")
+        raise DataError(
+            f"{args.data}: class folder(s) {unknown} are not classes of {args.model} "
+            f"({', '.join(config['class_names'])}); rename or remove them"
+        )
     size = int(config["image_size"])
     pixels, labels, skipped = [], [], list(scan.skipped)
     for path, label in scan.files:
@@ -208,8 +383,13 @@ def evaluate_command(args: argparse.Namespace) -> dict:
     x, y = np.stack(pixels), np.array(labels, dtype=int)
     probs = model.predict(train.image_dataset(x, y, args.batch_size), verbose=0)
     report = metrics.classification_report(y, probs, config["class_names"])
-    report.update({"n_images": int(len(y)), "skipped_files": _skipped(skipped),
-                   "seconds": round(time.perf_counter() - start, 2)})
+    report.update(
+        {
+            "n_images": int(len(y)),
+            "skipped_files": _skipped(skipped),
+            "seconds": round(time.perf_counter() - start, 2),
+        }
+    )
     return report
 
 

@@ -14,6 +14,7 @@ validation set.
 from __future__ import annotations
 
 import json
+import re
 import time
 import zipfile
 from dataclasses import dataclass, field
@@ -25,6 +26,8 @@ from ftlab import metrics as metrics_lib
 from ftlab.errors import DataError, ModelError
 
 METADATA_ENTRY = "ftlab.json"
+# How a .keras config.json names a class registered by ftlab (package="ftlab").
+_REGISTERED_FTLAB_NAME = re.compile(r'"registered_name":\s*"(ftlab>\w+)"')
 
 
 def balanced_class_weight(labels, num_classes: int) -> dict[int, float]:
@@ -93,16 +96,37 @@ def _default_augmentation():
     import keras
 
     return keras.Sequential(
-        [keras.layers.RandomFlip("horizontal"), keras.layers.RandomTranslation(0.08, 0.08),
-         keras.layers.RandomZoom(0.1)],
+        [
+            keras.layers.RandomFlip("horizontal"),
+            keras.layers.RandomTranslation(0.08, 0.08),
+            keras.layers.RandomZoom(0.1),
+        ],
         name="augmentation",
     )
 
 
-def finetune(x_train, y_train, x_val, y_val, class_names, backbone="efficientnet_lite0", image_size=224,
-             head_epochs=30, finetune_epochs=3, unfreeze=2, class_weight=None, learning_rate=1e-3,
-             finetune_learning_rate=1e-4, batch_size=32, dropout_rate=0.2, augment=True,
-             checkpoint_dir=None, patience=5, progress=None, verbose=False) -> FinetuneResult:
+def finetune(
+    x_train,
+    y_train,
+    x_val,
+    y_val,
+    class_names,
+    backbone="efficientnet_lite0",
+    image_size=224,
+    head_epochs=30,
+    finetune_epochs=3,
+    unfreeze=2,
+    class_weight=None,
+    learning_rate=1e-3,
+    finetune_learning_rate=1e-4,
+    batch_size=32,
+    dropout_rate=0.2,
+    augment=True,
+    checkpoint_dir=None,
+    patience=5,
+    progress=None,
+    verbose=False,
+) -> FinetuneResult:
     """Train a classifier on top of a pretrained backbone in two phases.
 
     Args:
@@ -144,53 +168,90 @@ def finetune(x_train, y_train, x_val, y_val, class_names, backbone="efficientnet
     weights = resolve_class_weight(class_weight, y_train, num_classes)
     callbacks_extra = [progress] if progress is not None else []
 
-    base = backbones.build_backbone(backbone, image_size=image_size) if isinstance(backbone, str) else backbone
+    base = (
+        backbones.build_backbone(backbone, image_size=image_size) if isinstance(backbone, str) else backbone
+    )
     base.trainable = False
     f_train = features.extract_features(base, x_train, batch_size=batch_size)
     f_val = features.extract_features(base, x_val, batch_size=batch_size)
 
     head = heads.build_head(f_train.shape[-1], num_classes, dropout_rate=dropout_rate)
-    head.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-                 loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    head.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+        loss="sparse_categorical_crossentropy",
+        metrics=["accuracy"],
+    )
     head_history = head.fit(
-        f_train, y_train, validation_data=(f_val, y_val), epochs=head_epochs, batch_size=batch_size,
-        class_weight=weights, verbose=0,
-        callbacks=[keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
-                   *callbacks_extra],
+        f_train,
+        y_train,
+        validation_data=(f_val, y_val),
+        epochs=head_epochs,
+        batch_size=batch_size,
+        class_weight=weights,
+        verbose=0,
+        callbacks=[
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
+            *callbacks_extra,
+        ],
     )
     head_metrics = metrics_lib.classification_report(y_val, head.predict(f_val, verbose=0), class_names)
     history = {"head": {k: [float(v) for v in vals] for k, vals in head_history.history.items()}}
 
-    model = heads.build_classifier(base, num_classes, dropout_rate=dropout_rate,
-                                   augmentation=_default_augmentation() if augment else None)
+    model = heads.build_classifier(
+        base,
+        num_classes,
+        dropout_rate=dropout_rate,
+        augmentation=_default_augmentation() if augment else None,
+    )
     heads.transfer_head_weights(head, model)
     result_metrics, kept = head_metrics, "head"
     if unfreeze > 0 and finetune_epochs > 0:
         head_phase_weights = [w.copy() for w in model.get_weights()]
         freeze.unfreeze_top(model, unfreeze)
         freeze.compile_model(model, optimizer="adam", learning_rate=finetune_learning_rate)
-        callbacks = [keras.callbacks.EarlyStopping(monitor="val_loss", patience=max(1, patience // 2),
-                                                   restore_best_weights=True), *callbacks_extra]
+        callbacks = [
+            keras.callbacks.EarlyStopping(
+                monitor="val_loss", patience=max(1, patience // 2), restore_best_weights=True
+            ),
+            *callbacks_extra,
+        ]
         if checkpoint_dir is not None:
             callbacks.insert(0, keras.callbacks.BackupAndRestore(str(checkpoint_dir)))
         tune_history = model.fit(
             image_dataset(x_train, y_train, batch_size, shuffle=True),
             validation_data=image_dataset(x_val, y_val, batch_size),
-            epochs=finetune_epochs, class_weight=weights, shuffle=False, verbose=0, callbacks=callbacks,
+            epochs=finetune_epochs,
+            class_weight=weights,
+            shuffle=False,
+            verbose=0,
+            callbacks=callbacks,
         )
         history["finetune"] = {k: [float(v) for v in vals] for k, vals in tune_history.history.items()}
         tuned_metrics = metrics_lib.classification_report(
-            y_val, model.predict(x_val, batch_size=batch_size, verbose=0), class_names)
+            y_val, model.predict(x_val, batch_size=batch_size, verbose=0), class_names
+        )
         if _score(tuned_metrics, weights) >= _score(head_metrics, weights):
             result_metrics, kept = tuned_metrics, "finetuned"
         else:
             model.set_weights(head_phase_weights)
         freeze.freeze_all(model)
-    config = {"backbone": backbone if isinstance(backbone, str) else base.name, "image_size": int(image_size),
-              "class_names": list(class_names), "unfreeze": int(unfreeze), "class_weight": class_weight}
-    return FinetuneResult(model=model, class_names=list(class_names), metrics=result_metrics,
-                          head_metrics=head_metrics, history=history, kept=kept,
-                          seconds=time.perf_counter() - start, config=config)
+    config = {
+        "backbone": backbone if isinstance(backbone, str) else base.name,
+        "image_size": int(image_size),
+        "class_names": list(class_names),
+        "unfreeze": int(unfreeze),
+        "class_weight": class_weight,
+    }
+    return FinetuneResult(
+        model=model,
+        class_names=list(class_names),
+        metrics=result_metrics,
+        head_metrics=head_metrics,
+        history=history,
+        kept=kept,
+        seconds=time.perf_counter() - start,
+        config=config,
+    )
 
 
 def save_model(model, path, config: dict) -> Path:
@@ -211,26 +272,60 @@ def save_model(model, path, config: dict) -> Path:
     return path
 
 
+def _first_sentence(error: BaseException, limit: int = 120) -> str:
+    text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
+    text = text.strip().splitlines()[0] if text.strip() else ""
+    text = text.split(". ")[0]
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def load_model(path):
     """Load a classifier saved by :func:`save_model`; returns ``(model, config)``.
+
+    ftlab's own Keras layers that the file uses (e.g. ResNet-50's ``CaffePreprocessing``) are
+    registered first (:func:`ftlab.models.backbones.register_custom_objects`), so a model saved by
+    one process loads in a fresh one.
 
     Raises:
         ModelError: the file is missing, not a Keras model, or lacks ftlab's metadata.
     """
     import keras
 
+    from ftlab.models import backbones
+
     path = Path(path)
     if not path.is_file():
         raise ModelError(f"{path}: no such model file; train one with `ftlab finetune --out {path}`")
     try:
         with zipfile.ZipFile(path) as archive:
-            config = json.loads(archive.read(METADATA_ENTRY)) if METADATA_ENTRY in archive.namelist() else {}
+            entries = archive.namelist()
+            config = json.loads(archive.read(METADATA_ENTRY)) if METADATA_ENTRY in entries else {}
+            keras_config = (
+                archive.read("config.json").decode("utf-8", "replace") if "config.json" in entries else ""
+            )
+        if not isinstance(config, dict):
+            raise ValueError(f"{METADATA_ENTRY} is not a JSON object")
+        backbones.register_custom_objects(_REGISTERED_FTLAB_NAME.findall(keras_config))
         model = keras.saving.load_model(path, compile=False)
-    except (zipfile.BadZipFile, OSError, ValueError, KeyError) as error:
-        raise ModelError(f"{path}: cannot read this model file ({type(error).__name__}); "
-                         "pass a .keras file written by `ftlab finetune --out`") from None
-    if "class_names" not in config:
-        output_units = int(model.output_shape[-1])
-        config["class_names"] = [str(i) for i in range(output_units)]
-        config.setdefault("image_size", int(model.input_shape[1]))
+        if "class_names" not in config:
+            output_units = int(model.output_shape[-1])
+            config["class_names"] = [str(i) for i in range(output_units)]
+            config.setdefault("image_size", int(model.input_shape[1]))
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,
+        ValueError,
+        KeyError,
+        TypeError,
+        AttributeError,
+        IndexError,
+        UnicodeDecodeError,
+    ) as error:
+        detail = _first_sentence(error)
+        raise ModelError(
+            f"{path}: cannot read this model file ({type(error).__name__}"
+            f"{': ' + detail if detail else ''}); "
+            "pass a .keras file written by `ftlab finetune --out`"
+        ) from None
     return model, config

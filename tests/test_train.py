@@ -27,7 +27,7 @@ def _photos(n_per_class=6, size=64):
             h, w = photo.shape[:2]
             crop = int(min(h, w) * rng.uniform(0.6, 1.0))
             top, left = rng.integers(0, h - crop + 1), rng.integers(0, w - crop + 1)
-            patch = resize(photo[top:top + crop, left:left + crop], (size, size), anti_aliasing=True)
+            patch = resize(photo[top : top + crop, left : left + crop], (size, size), anti_aliasing=True)
             xs.append((patch * 255).astype(np.uint8))
             ys.append(label)
     x, y = np.stack(xs), np.array(ys)
@@ -37,8 +37,19 @@ def _photos(n_per_class=6, size=64):
 
 def test_finetune_two_phases_never_worse_than_head(tmp_path):
     x, y = _photos()
-    result = train.finetune(x[:8], y[:8], x[8:], y[8:], ["cat", "coffee"], image_size=64, head_epochs=20,
-                            finetune_epochs=1, unfreeze=1, batch_size=4, checkpoint_dir=tmp_path / "ckpt")
+    result = train.finetune(
+        x[:8],
+        y[:8],
+        x[8:],
+        y[8:],
+        ["cat", "coffee"],
+        image_size=64,
+        head_epochs=20,
+        finetune_epochs=1,
+        unfreeze=1,
+        batch_size=4,
+        checkpoint_dir=tmp_path / "ckpt",
+    )
     assert result.kept in ("head", "finetuned")
     assert result.metrics["accuracy"] >= result.head_metrics["accuracy"]
     assert result.head_metrics["accuracy"] >= 0.75, result.head_metrics
@@ -89,11 +100,172 @@ def test_interrupted_finetune_resumes_from_its_backup(tmp_path):
                 raise KeyboardInterrupt("simulated Ctrl-C in epoch 2 of fine-tuning")
 
     x, y = _photos(4)
-    args = dict(image_size=64, head_epochs=2, finetune_epochs=3, unfreeze=1, batch_size=4,
-                checkpoint_dir=tmp_path / "backup", patience=10)
+    args = dict(
+        image_size=64,
+        head_epochs=2,
+        finetune_epochs=3,
+        unfreeze=1,
+        batch_size=4,
+        checkpoint_dir=tmp_path / "backup",
+        patience=10,
+    )
     with pytest.raises(KeyboardInterrupt):
         train.finetune(x[:6], y[:6], x[6:], y[6:], ["cat", "coffee"], progress=Interrupt(), **args)
     assert any((tmp_path / "backup").iterdir()), "a backup must survive the interruption"
     result = train.finetune(x[:6], y[:6], x[6:], y[6:], ["cat", "coffee"], **args)
     assert len(result.history["finetune"]["loss"]) == 2, "resumed at epoch 2 of 3, not from scratch"
     assert not (tmp_path / "backup").exists() or not any((tmp_path / "backup").iterdir())
+
+
+def _stratified(y, n_val_per_class=2):
+    val = np.concatenate([np.flatnonzero(y == c)[:n_val_per_class] for c in np.unique(y)])
+    return np.setdiff1d(np.arange(len(y)), val), val
+
+
+def test_rejected_finetuning_restores_the_head_phase_weights():
+    """A diverging phase 2 (absurd learning rate) must be rejected and its weights really undone."""
+    import keras
+
+    from ftlab.models import backbones
+
+    x, y = _photos()
+    tr, va = _stratified(y)  # 2 + 2 validation images: a collapsed model scores 0.5 at best
+    base = backbones.build_backbone("efficientnet_lite0", image_size=64)
+    before = [w.copy() for w in base.get_weights()]
+
+    class Snapshot(keras.callbacks.Callback):
+        phases = []
+
+        def on_train_end(self, logs=None):
+            Snapshot.phases.append([w.copy() for w in base.get_weights()])
+
+    result = train.finetune(
+        x[tr],
+        y[tr],
+        x[va],
+        y[va],
+        ["cat", "coffee"],
+        backbone=base,
+        image_size=64,
+        head_epochs=20,
+        finetune_epochs=1,
+        unfreeze=1,
+        batch_size=4,
+        augment=False,
+        finetune_learning_rate=1e4,
+        progress=Snapshot(),
+    )
+    assert result.head_metrics["accuracy"] > 0.5, result.head_metrics
+    assert result.kept == "head" and result.summary()["kept"] == "head"
+    assert result.history["finetune"]["val_accuracy"][-1] < result.head_metrics["accuracy"]
+    assert result.metrics == result.head_metrics
+
+    # Phase 2 did move the backbone (so restoring is real work) ...
+    assert len(Snapshot.phases) == 2
+    assert not all(np.array_equal(a, b) for a, b in zip(before, Snapshot.phases[1], strict=True))
+    # ... and the returned model has the head-phase backbone back, bit for bit.
+    for a, b in zip(before, base.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    # Independent check: the returned model's own predictions score the head-phase accuracy.
+    probs = result.model.predict(x[va].astype("float32"), verbose=0)
+    accuracy = float(np.mean(probs.argmax(axis=1) == y[va]))
+    assert accuracy == pytest.approx(result.head_metrics["accuracy"])
+
+
+def test_balanced_class_weight_reaches_both_phases_on_an_imbalanced_folder(photo_folder, monkeypatch):
+    import keras
+
+    from ftlab.data import images
+
+    for path in sorted((photo_folder / "coffee").iterdir())[3:]:
+        path.unlink()  # 8 cat photos, 3 coffee photos
+    data = images.load_image_folder(photo_folder, image_size=64, val_split=0.34, seed=0, verbose=False)
+    assert data.class_counts("train")["cat"] > 2 * data.class_counts("train")["coffee"]
+
+    seen = []
+    real_fit = keras.Model.fit
+
+    def recording_fit(self, *args, **kwargs):
+        seen.append(kwargs.get("class_weight"))
+        return real_fit(self, *args, **kwargs)
+
+    monkeypatch.setattr(keras.Model, "fit", recording_fit)
+    result = train.finetune(
+        data.x_train,
+        data.y_train,
+        data.x_val,
+        data.y_val,
+        data.class_names,
+        image_size=64,
+        head_epochs=5,
+        finetune_epochs=1,
+        unfreeze=1,
+        batch_size=4,
+        class_weight="balanced",
+    )
+    expected = train.balanced_class_weight(data.y_train, 2)
+    assert expected[1] > expected[0] > 0
+    assert seen == [expected, expected], "the head and the fine-tuning phase both get the balanced weights"
+    assert set(result.history) == {"head", "finetune"} and result.kept in ("head", "finetuned")
+    assert {"accuracy", "balanced_accuracy", "per_class_recall"} <= set(result.metrics)
+    assert set(result.metrics["per_class_recall"]) == {"cat", "coffee"}
+    assert result.config["class_weight"] == "balanced"
+
+
+def test_model_with_ftlab_layers_loads_in_a_fresh_process(tmp_path):
+    """ftlab.train.load_model registers ftlab's custom layers itself (here ResNet-50's CaffePreprocessing)."""
+    import subprocess
+    import sys
+
+    import keras
+
+    from ftlab.models import backbones
+
+    inputs = keras.Input((16, 16, 3))
+    x = backbones._preprocessing_layers("caffe")[0](inputs)
+    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.GlobalAveragePooling2D()(x))
+    model = keras.Model(inputs, outputs)
+    path = train.save_model(model, tmp_path / "caffe.keras", {"class_names": ["a", "b"], "image_size": 16})
+    images = np.random.default_rng(0).uniform(0, 255, (3, 16, 16, 3)).astype("float32")
+    np.save(tmp_path / "images.npy", images)
+    np.save(tmp_path / "expected.npy", model.predict(images, verbose=0))
+    code = (
+        "import sys, numpy as np, keras\n"
+        "from ftlab import train\n"
+        "assert keras.saving.get_registered_object('ftlab>CaffePreprocessing') is None, 'not a fresh process'\n"
+        "model, config = train.load_model(sys.argv[1])\n"
+        "assert config == {'class_names': ['a', 'b'], 'image_size': 16}, config\n"
+        "np.testing.assert_allclose(model.predict(np.load(sys.argv[2]), verbose=0), np.load(sys.argv[3]), "
+        "rtol=1e-5, atol=1e-6)\n"
+        "print('loaded', model.get_layer(index=1).__class__.__name__)\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", code, str(path), str(tmp_path / "images.npy"), str(tmp_path / "expected.npy")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "loaded CaffePreprocessing" in proc.stdout
+
+
+def test_load_model_errors_for_zips_that_are_not_keras_models(tmp_path):
+    cases = {
+        "notes.keras": {"notes.txt": "a zip, but no model"},
+        "list.keras": {"config.json": "[1, 2]", "metadata.json": "{}"},
+        "number.keras": {"config.json": "3", "metadata.json": "{}"},
+        "unknown.keras": {
+            "config.json": json.dumps({"class_name": "Nope", "module": "nowhere", "config": {}}),
+            "metadata.json": "{}",
+        },
+        "badmeta.keras": {"ftlab.json": "[]", "config.json": "{}"},
+    }
+    for name, entries in cases.items():
+        with zipfile.ZipFile(tmp_path / name, "w") as archive:
+            for entry, text in entries.items():
+                archive.writestr(entry, text)
+        with pytest.raises(ModelError) as error:
+            train.load_model(tmp_path / name)
+        message = str(error.value)
+        assert message.startswith(f"{tmp_path / name}: cannot read this model file (") and "\n" not in message
+        assert "ftlab finetune --out" in message

@@ -45,8 +45,9 @@ class _Spec:
 
 
 _SPECS = {
-    "efficientnet_lite0": _Spec(None, 224, 1280, "lite0",
-                                "EfficientNet-Lite0, bundled ImageNet weights (offline)"),
+    "efficientnet_lite0": _Spec(
+        None, 224, 1280, "lite0", "EfficientNet-Lite0, bundled ImageNet weights (offline)"
+    ),
     "mobilenet_v2": _Spec("MobileNetV2", 224, 1280, "tf", "MobileNetV2 1.0"),
     "mobilenet_v3_small": _Spec("MobileNetV3Small", 224, 576, "builtin", "MobileNetV3-Small"),
     "mobilenet_v3_large": _Spec("MobileNetV3Large", 224, 960, "builtin", "MobileNetV3-Large"),
@@ -91,9 +92,13 @@ def backbone_info(name: str = DEFAULT_BACKBONE) -> dict:
         2048
     """
     spec = _spec(name)
-    return {"image_size": spec.image_size, "feature_dim": spec.feature_dim,
-            "bundled": spec.application is None, "preprocessing": spec.preprocessing,
-            "description": spec.description}
+    return {
+        "image_size": spec.image_size,
+        "feature_dim": spec.feature_dim,
+        "bundled": spec.application is None,
+        "preprocessing": spec.preprocessing,
+        "description": spec.description,
+    }
 
 
 def _preprocessing_layers(mode: str):
@@ -113,12 +118,60 @@ def _preprocessing_layers(mode: str):
 
 _CAFFE_CLASS = None
 
+# Every class ftlab registers with ``keras.saving.register_keras_serializable(package="ftlab")``
+# (saved as ``"registered_name": "ftlab>Name"``) and the module that defines it. A class is only
+# known to Keras once that module has run its definition, so :func:`register_custom_objects`
+# imports them before a ``.keras`` file is loaded in a fresh process. Add new classes here
+# (tests/test_backbones.py checks that this table lists every registered class).
+CUSTOM_OBJECT_MODULES = {
+    "CaffePreprocessing": "ftlab.models.backbones",
+    "ByteLevelTokenizer": "ftlab.text.model",
+    "FoldTime": "ftlab.video.models",
+    "UnfoldTime": "ftlab.video.models",
+    "TemporalEdgePad": "ftlab.video.models",
+    "DepthwiseConv3D": "ftlab.video.models",
+    "GridAveragePooling2D": "ftlab.video.models",
+    "FrameDifferences": "ftlab.video.models",
+    "AddPosition": "ftlab.video.models",
+}
+
+
+def register_custom_objects(names=None) -> list[str]:
+    """Make ftlab's custom Keras classes known to ``keras.saving``, so saved models reload.
+
+    Args:
+        names: the classes a model needs, as registered names (``"ftlab>CaffePreprocessing"``)
+            or class names; names that are not ftlab's are ignored. None: all of them (this
+            imports the text and video modules, and with them keras_hub).
+
+    Returns:
+        The registered names (``"ftlab>..."``) now known to Keras.
+
+    Example:
+        >>> register_custom_objects(["ftlab>CaffePreprocessing"])  # doctest: +SKIP
+        ['ftlab>CaffePreprocessing']
+    """
+    import importlib
+
+    if names is None:
+        wanted = list(CUSTOM_OBJECT_MODULES)
+    else:
+        wanted = [n.split(">", 1)[1] if n.startswith("ftlab>") else n for n in names]
+        wanted = [n for n in dict.fromkeys(wanted) if n in CUSTOM_OBJECT_MODULES]
+    for module in dict.fromkeys(CUSTOM_OBJECT_MODULES[n] for n in wanted):
+        if module == __name__:
+            _caffe_layer_class()
+        else:
+            importlib.import_module(module)
+    return [f"ftlab>{n}" for n in wanted]
+
 
 def _caffe_layer_class():
     """``CaffePreprocessing``: RGB → BGR, minus the ImageNet mean (ResNet50's training input).
 
     Defined on first use so that importing this module does not import Keras; registered as
-    ``ftlab>CaffePreprocessing`` so saved ``.keras`` models reload (after ``import ftlab.models.backbones``).
+    ``ftlab>CaffePreprocessing``. A fresh process must define it before loading a saved model
+    that uses it: :func:`register_custom_objects` does (``ftlab.train.load_model`` calls it).
     """
     global _CAFFE_CLASS
     if _CAFFE_CLASS is None:
@@ -137,8 +190,12 @@ def _caffe_layer_class():
     return _CAFFE_CLASS
 
 
-def build_backbone(name: str = DEFAULT_BACKBONE, image_size: int | None = None, weights: str | None = "imagenet",
-                   pooling: str | None = "avg"):
+def build_backbone(
+    name: str = DEFAULT_BACKBONE,
+    image_size: int | None = None,
+    weights: str | None = "imagenet",
+    pooling: str | None = "avg",
+):
     """Build a pretrained backbone: RGB images in 0..255 → pooled feature vector.
 
     Args:
@@ -170,12 +227,14 @@ def build_backbone(name: str = DEFAULT_BACKBONE, image_size: int | None = None, 
     if spec.application is None:
         from ftlab.models.lite0 import build_efficientnet_lite0
 
-        return build_efficientnet_lite0(image_size=size, include_top=False, weights=weights,
-                                        pooling=pooling, name=name)
+        return build_efficientnet_lite0(
+            image_size=size, include_top=False, weights=weights, pooling=pooling, name=name
+        )
     if weights == "imagenet" and settings.is_offline():
         raise OfflineError(
             f"backbone {name!r} needs to download ImageNet weights, and ftlab is offline; use the "
-            f"bundled backbone {DEFAULT_BACKBONE!r} (or set FTLAB_OFFLINE=0 when online)")
+            f"bundled backbone {DEFAULT_BACKBONE!r} (or set FTLAB_OFFLINE=0 when online)"
+        )
     import keras
 
     inputs = keras.Input(shape=(size, size, 3), name="image")
@@ -192,6 +251,7 @@ def build_backbone(name: str = DEFAULT_BACKBONE, image_size: int | None = None, 
             raise DownloadError(
                 f"backbone {name!r}: downloading its ImageNet weights failed "
                 f"({str(error).splitlines()[0][:160]}); check the connection, or use the bundled "
-                f"{DEFAULT_BACKBONE!r}") from None
+                f"{DEFAULT_BACKBONE!r}"
+            ) from None
         raise
     return keras.Model(inputs, application.output, name=name)
