@@ -256,24 +256,39 @@ def _readable(**folders):
 
 def predict_command(args: argparse.Namespace) -> dict:
     from ftlab.cli import require_at_least
+    from ftlab.data import images
     from ftlab.models import imagenet
 
     require_at_least("--top", args.top, 1, "pass e.g. --top 5 (the default)")
     missing = [p for p in args.images if not Path(p).is_file()]
     if missing:
         raise DataError(f"{missing[0]}: no such image file; check the path")
+    # An unreadable image is skipped and reported, never fatal for the others.
+    decoded, skipped = [], []
+    for path in args.images:
+        try:
+            decoded.append((str(path), images.decode_image(path)))
+        except DataError as error:
+            skipped.append({"path": str(path), "reason": getattr(error, "reason", str(error))})
+    if not decoded:
+        raise DataError(
+            f"{skipped[0]['path']}: {skipped[0]['reason']}; none of the {len(skipped)} file(s) could be "
+            "read as an image (JPEG, PNG, GIF, BMP, WebP or TIFF)"
+        )
     bar = ProgressBar(not args.json)
-    bar.message(f"classifying {len(args.images)} image(s) with efficientnet_lite0 (ImageNet)...")
-    tops = imagenet.predict_imagenet(list(args.images), top=args.top)
+    bar.message(f"classifying {len(decoded)} image(s) with efficientnet_lite0 (ImageNet)...")
+    tops = imagenet.predict_imagenet([rgb for _, rgb in decoded], top=args.top)
     bar.done()
-    results = [{"image": str(path), "top": top} for path, top in zip(args.images, tops, strict=True)]
+    results = [{"image": path, "top": top} for (path, _), top in zip(decoded, tops, strict=True)]
     if not args.json:
         for item in results:
             print(item["image"])
             for rank, guess in enumerate(item["top"], 1):
                 print(f"  {rank}. {guess['name']:<30s} {guess['probability']:.3f}  (class {guess['index']})")
+        for item in skipped:
+            print(f"skipped {item['path']}: {item['reason']}", file=sys.stderr)
         return None
-    return {"predictions": results}
+    return {"predictions": results, "skipped_files": skipped}
 
 
 def finetune_command(args: argparse.Namespace) -> dict:

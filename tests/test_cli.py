@@ -37,10 +37,25 @@ def test_predict_cat_photo(tmp_path):
 
     path = tmp_path / "chelsea.png"
     Image.fromarray(data.chelsea()).save(path)
-    proc = run_cli("predict", path, "--top", "3", "--json")
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 a JPEG header and nothing else")
+    proc = run_cli("predict", broken, path, "--top", "3", "--json")
     assert proc.returncode == 0, proc.stderr
-    top = last_json(proc.stdout)["predictions"][0]["top"]
+    result = last_json(proc.stdout)
+    assert [item["image"] for item in result["predictions"]] == [str(path)]
+    top = result["predictions"][0]["top"]
     assert len(top) == 3 and top[0]["index"] == 285 and "cat" in top[0]["name"].lower()
+    assert [item["path"] for item in result["skipped_files"]] == [str(broken)]
+    assert result["skipped_files"][0]["reason"]
+
+
+def test_predict_with_no_readable_image_is_one_line(tmp_path):
+    broken = tmp_path / "notes.png"
+    broken.write_text("shopping list")
+    proc = run_cli("predict", broken)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr and len(proc.stderr.strip().splitlines()) == 1
+    assert "notes.png" in proc.stderr and "could be read as an image" in proc.stderr
 
 
 def test_finetune_then_evaluate_end_to_end(photo_folder, tmp_path):
