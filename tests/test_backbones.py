@@ -69,7 +69,7 @@ def test_keras_applications_build_without_network_when_weights_none(name):
     assert np.isfinite(np.asarray(out)).all()
 
 
-@pytest.mark.slow
+# Building all eleven keras.applications architectures without weights takes ~11 s: CI runs them all.
 @pytest.mark.parametrize("name", [n for n in backbones.list_backbones() if n != "efficientnet_lite0"])
 def test_every_feature_dim_is_right(name):
     info = backbones.backbone_info(name)
