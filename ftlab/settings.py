@@ -121,6 +121,7 @@ def seed_everything(seed: int | None = None) -> int:
 
     np.random.seed(seed)
     try:
+        import_tensorflow()  # quietly, before `import keras` would print TensorFlow's start-up lines
         import keras
 
         keras.utils.set_random_seed(seed)
@@ -152,16 +153,23 @@ def silenced_native_stderr():
         os.close(saved)
 
 
+_tensorflow_probed = False
+
+
 def import_tensorflow():
     """Import TensorFlow (and Keras) without its native start-up noise; returns the module."""
+    global _tensorflow_probed
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
-    if "tensorflow" in sys.modules:
+    if _tensorflow_probed:
         return sys.modules["tensorflow"]
     with silenced_native_stderr():
         import keras  # noqa: F401
         import tensorflow as tf
 
-        tf.config.list_physical_devices("GPU")  # the CUDA probe logs too; do it now, quietly
+        # The CUDA probe logs too ("failed call to cuInit" on a CPU machine), even when something
+        # else imported TensorFlow first: do it once, now, quietly.
+        tf.config.list_physical_devices("GPU")
+    _tensorflow_probed = True
     return tf
 
 
