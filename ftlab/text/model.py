@@ -14,7 +14,7 @@ Introduced in lesson 03.
 Example:
     >>> lm = load_tiny_lm()  # doctest: +SKIP
     >>> count_params(lm)  # doctest: +SKIP
-    {'trainable': 840448, 'total': 840448}
+    {'trainable': 858880, 'total': 858880}
 """
 
 from __future__ import annotations
