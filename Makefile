@@ -57,10 +57,12 @@ headers: install
 	$(BIN)/python tools/make_solutions.py
 
 # Speed and memory figures (printed, never asserted): features cache, finetune on 200 photos,
-# GPT-2 base full vs LoRA steps (needs ~4 GiB for the full step).
+# GPT-2 base full vs LoRA steps (needs ~4 GiB for the full step), lesson 04's video methods.
+# benchmarks/bench_lesson01.py (lesson 01 wall time, the freeze panel's memory model) runs on its own.
 benchmark: install
 	$(BIN)/python benchmarks/bench_features.py
 	$(BIN)/python benchmarks/bench_gpt2_lora.py
+	FTLAB_OFFLINE=1 $(BIN)/python benchmarks/bench_video.py
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .ruff_cache
