@@ -24,8 +24,9 @@ $(STAMP): requirements.txt pyproject.toml
 install: $(STAMP)
 
 # The browser test drives Debian's Chromium (Playwright's own browser download does not work offline).
+# Elsewhere, point FTLAB_CHROMIUM at any Chromium or Chrome binary and nothing is installed.
 chromium:
-	@command -v chromium >/dev/null 2>&1 || { \
+	@test -n "$$FTLAB_CHROMIUM" || command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 || { \
 	  echo "installing Debian's chromium for the browser test"; \
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
