@@ -50,7 +50,7 @@ def _atomic_save_npy(path: Path, array: np.ndarray) -> None:
         raise
 
 
-def extract_features(model, images: np.ndarray, batch_size: int = 32, cache: bool = True,
+def extract_features(model, images: np.ndarray, batch_size: int = 16, cache: bool = True,
                      cache_key: str | None = None, verbose: bool = False) -> np.ndarray:
     """Run a (frozen) backbone over images once, with a disk cache keyed by model and data.
 
@@ -58,7 +58,9 @@ def extract_features(model, images: np.ndarray, batch_size: int = 32, cache: boo
         model: a Keras model mapping RGB 0..255 images to feature vectors (e.g.
             ``ftlab.models.backbones.build_backbone()``).
         images: uint8 or float array ``(n, height, width, 3)``.
-        batch_size: images per forward pass.
+        batch_size: images per forward pass. 16 runs as fast as 32 on a CPU with half the
+            activation memory (120 images at 224 px on 2 cores: 2.6 s and +218 MiB peak RSS, vs
+            2.7 s and +410 MiB at 32), which keeps lesson 00 under Binder's 2 GB.
         cache: read and write ``FTLAB_CACHE/features/<key>.npy``.
         cache_key: an extra label for the cache file name (the key always includes the model's
             weights and the data's bytes, so a stale cache cannot be returned).

@@ -169,8 +169,18 @@ def import_tensorflow():
         # The CUDA probe logs too ("failed call to cuInit" on a CPU machine), even when something
         # else imported TensorFlow first: do it once, now, quietly.
         tf.config.list_physical_devices("GPU")
+    tf.get_logger().addFilter(_drop_retracing_warnings)
     _tensorflow_probed = True
     return tf
+
+
+def _drop_retracing_warnings(record) -> bool:
+    """Keep TensorFlow's "N out of the last M calls ... triggered tf.function retracing" out of lessons.
+
+    Lessons call ``predict`` on several models and batch sizes in a row, which is what the warning
+    counts; it tells a learner nothing they can act on. Every other TensorFlow message still shows.
+    """
+    return "triggered tf.function retracing" not in record.getMessage()
 
 
 @dataclass

@@ -210,3 +210,26 @@ def test_setup_reports_mode_and_device(monkeypatch, capsys, fake_gpus, n_gpus):
         )
     else:
         assert device.kind == "CPU" and device.mixed_precision is False and "device: CPU" in out
+
+
+def test_retracing_warnings_are_dropped_and_others_kept():
+    import logging
+
+    from ftlab import settings
+
+    tf = settings.import_tensorflow()
+    logger = tf.get_logger()
+    records = []
+
+    class Keep(logging.Handler):
+        def emit(self, record):
+            records.append(record.getMessage())
+
+    handler = Keep()
+    logger.addHandler(handler)
+    try:
+        logger.warning("5 out of the last 8 calls to <function f> triggered tf.function retracing. Tracing is expensive")
+        logger.warning("something a learner should see")
+    finally:
+        logger.removeHandler(handler)
+    assert records == ["something a learner should see"]
