@@ -5,7 +5,8 @@ goes through :func:`fetch`.
 
 What :func:`fetch` promises:
 
-* A file sits under its final name only when its sha256 is the expected one. Downloads land in
+* A file sits under its final name only when its sha256 (or, for data sets that publish only
+  that, its MD5) is the expected one. Downloads land in
   a temporary folder inside the cache folder, are hashed, then renamed into place with
   ``os.replace``; a wrong hash, a dropped connection or Ctrl-C leaves nothing under the final
   name.
@@ -56,13 +57,15 @@ def sha256_file(path, chunk_size: int = 1 << 20) -> str:
 
 def fetch(
     url: str,
-    sha256: str,
+    sha256: str | None = None,
     fname: str | None = None,
     cache_subdir: str = "downloads",
     mirrors: Iterable[str] = (),
     extract: bool = False,
     description: str = "",
     timeout: float = 60.0,
+    md5: str | None = None,
+    offline_hint: str = "",
 ) -> Path:
     """Download a file once, check its sha256, keep it in the ftlab cache.
 
@@ -84,6 +87,9 @@ def fetch(
             unpacked again when it changes.
         description: a few words for messages (``"Oxford flowers, 330 MB"``).
         timeout: seconds without data from the server before a URL counts as failed.
+        md5: instead of ``sha256``, the expected MD5 (32 hex digits), for data sets that publish
+            nothing else (DermaMNIST). Give exactly one of the two.
+        offline_hint: added to the offline error, e.g. what the lesson uses instead.
 
     Returns:
         Path to the verified file, or to the extracted folder when ``extract=True``.
@@ -91,13 +97,14 @@ def fetch(
     Raises:
         OfflineError: offline and the file is not in the cache (answered at once, no retries).
         DownloadError: every URL failed or served a file with another sha256.
-        ValueError: ``sha256`` is not 64 hex digits, or no file name can be derived.
+        ValueError: not exactly one of ``sha256`` / ``md5``, a checksum of the wrong length, or no
+            file name can be derived.
 
     Example:
         >>> path = ftlab.download.fetch(  # doctest: +SKIP
         ...     "https://example.org/flowers.tgz", sha256="3b0e…", extract=True)
     """
-    expected = _normalise_sha256(sha256)
+    checksum = _Checksum.of(sha256, md5)
     urls = [url, *[m for m in mirrors if m and m != url]]
     fname = fname or os.path.basename(urllib.parse.urlsplit(url).path)
     if not fname or os.sep in fname or (os.altsep and os.altsep in fname):
@@ -106,51 +113,88 @@ def fetch(
     target = folder / fname
     what = f"{description} ({fname})" if description else fname
 
+    expected = checksum.value
     if extract:
         destination = _extract_destination(target)
         if _extracted_from(destination, expected):
             return destination  # the archive itself may even have been deleted to save space
-    if not _has_hash(target, expected):
-        _download(urls, expected, target, what, timeout)
+    if not checksum.matches(target):
+        _download(urls, checksum, target, what, timeout, offline_hint)
     return _extract(target, expected) if extract else target
 
 
-def _normalise_sha256(sha256: str) -> str:
-    value = str(sha256).strip().lower()
-    if len(value) != 64 or any(c not in "0123456789abcdef" for c in value):
-        raise ValueError(f"fetch(): sha256 must be 64 hex digits, got {sha256!r}")
-    return value
+class _Checksum:
+    """The expected digest of a download: sha256 (the rule), or MD5 where that is all that is published."""
+
+    LENGTHS = {"sha256": 64, "MD5": 32}
+
+    def __init__(self, name: str, value: str):
+        self.name, self.value = name, value
+
+    @classmethod
+    def of(cls, sha256: str | None, md5: str | None) -> _Checksum:
+        if (sha256 is None) == (md5 is None):
+            raise ValueError("fetch(): give exactly one checksum, sha256=... (or md5=... if only that is published)")
+        name, given = ("sha256", sha256) if sha256 is not None else ("MD5", md5)
+        value = str(given).strip().lower()
+        if len(value) != cls.LENGTHS[name] or any(c not in "0123456789abcdef" for c in value):
+            raise ValueError(f"fetch(): {name} must be {cls.LENGTHS[name]} hex digits, got {given!r}")
+        return cls(name, value)
+
+    def of_file(self, path: Path) -> str:
+        if self.name == "sha256":
+            return sha256_file(path)
+        return md5_file(path)
+
+    def matches(self, path: Path) -> bool:
+        return path.is_file() and self.of_file(path) == self.value
 
 
-def _has_hash(path: Path, expected: str) -> bool:
-    return path.is_file() and sha256_file(path) == expected
+def md5_file(path, chunk_size: int = 1 << 20) -> str:
+    """MD5 of a file as 32 hex digits (only to match checksums that are published as MD5).
+
+    Example:
+        >>> md5_file("dermamnist_64.npz")  # doctest: +SKIP
+        'b70a2f5635c6199aeaa28c31d7202e1f'
+    """
+    digest = hashlib.md5(usedforsecurity=False)
+    with open(path, "rb") as handle:
+        while chunk := handle.read(chunk_size):
+            digest.update(chunk)
+    return digest.hexdigest()
 
 
-def _manual_fix(urls: list[str], target: Path, expected: str) -> str:
-    return f"download it yourself from {urls[0]} and put it at {target} (its sha256 must be {expected})"
+def _manual_fix(urls: list[str], target: Path, checksum: _Checksum) -> str:
+    return (
+        f"download it yourself from {urls[0]} and put it at {target} "
+        f"(its {checksum.name} must be {checksum.value})"
+    )
 
 
-def _download(urls: list[str], expected: str, target: Path, what: str, timeout: float) -> None:
-    fix = _manual_fix(urls, target, expected)
+def _download(
+    urls: list[str], checksum: _Checksum, target: Path, what: str, timeout: float, offline_hint: str = ""
+) -> None:
+    fix = _manual_fix(urls, target, checksum)
     if settings.is_offline():
-        present = " (a file is there but its sha256 does not match)" if target.exists() else ""
+        present = f" (a file is there but its {checksum.name} does not match)" if target.exists() else ""
+        hint = f"; {offline_hint}" if offline_hint else ""
         raise OfflineError(
             f"{what} is not in the cache and ftlab is offline{present}: {fix}, "
-            f"or go online and set FTLAB_OFFLINE=0"
+            f"or go online and set FTLAB_OFFLINE=0{hint}"
         )
     _remove_stale_tmp(target.parent)
     failures = []
     for candidate in urls:
-        reason = _try_one(candidate, expected, target, timeout)
+        reason = _try_one(candidate, checksum, target, timeout)
         if reason is None:
             return
         failures.append(f"{candidate} ({reason})")
     raise DownloadError(
-        f"could not download {what}: tried {'; '.join(failures)}; expected sha256 {expected}; {fix}"
+        f"could not download {what}: tried {'; '.join(failures)}; expected {checksum.name} {checksum.value}; {fix}"
     )
 
 
-def _try_one(url: str, expected: str, target: Path, timeout: float) -> str | None:
+def _try_one(url: str, checksum: _Checksum, target: Path, timeout: float) -> str | None:
     """Download ``url`` into a private temporary folder; rename into place only if the hash fits.
 
     Returns None on success, else a short reason.
@@ -174,9 +218,9 @@ def _try_one(url: str, expected: str, target: Path, timeout: float) -> str | Non
             )
         except Exception as error:  # get_file wraps HTTP/URL errors in a bare Exception
             return _short_reason(error)
-        got = sha256_file(downloaded)
-        if got != expected:
-            return f"sha256 mismatch: got {got}"
+        got = checksum.of_file(downloaded)
+        if got != checksum.value:
+            return f"{checksum.name} mismatch: got {got}"
         os.replace(downloaded, target)
         return None
     finally:

@@ -178,6 +178,23 @@ def test_offline_with_cached_file_works(monkeypatch):
 def test_bad_sha256_argument():
     with pytest.raises(ValueError, match="64 hex digits"):
         download.fetch("http://127.0.0.1:9/data.bin", "abc")
+    with pytest.raises(ValueError, match="exactly one checksum"):
+        download.fetch("http://127.0.0.1:9/data.bin")
+    with pytest.raises(ValueError, match="exactly one checksum"):
+        download.fetch("http://127.0.0.1:9/data.bin", PAYLOAD_SHA, md5=hashlib.md5(PAYLOAD).hexdigest())
+    with pytest.raises(ValueError, match="MD5 must be 32 hex digits"):
+        download.fetch("http://127.0.0.1:9/data.bin", md5=PAYLOAD_SHA)
+
+
+def test_md5_where_only_md5_is_published(server):
+    server.files["data.bin"] = PAYLOAD
+    md5 = hashlib.md5(PAYLOAD).hexdigest()
+    path = download.fetch(f"{server.url}/data.bin", md5=md5)
+    assert path.read_bytes() == PAYLOAD and download.md5_file(path) == md5
+    server.files["other.bin"] = PAYLOAD + b"!"
+    with pytest.raises(DownloadError, match="MD5 mismatch.*expected MD5"):
+        download.fetch(f"{server.url}/other.bin", md5=md5)
+    assert not (settings.cache_dir("downloads") / "other.bin").exists()
 
 
 def _tar_gz(files: dict[str, bytes]) -> bytes:

@@ -12,27 +12,22 @@ both MedMNIST and HAM10000.
 
 Checksums: the MedMNIST authors publish **MD5** sums only (``medmnist/info.py``: ``MD5``,
 ``MD5_64``, ``MD5_128``, ``MD5_224``), no sha256. ftlab cannot compute a sha256 without the
-files, so this module verifies the published MD5 instead of calling
-:func:`ftlab.download.fetch` (which takes sha256 only); the download is otherwise done the same
-way: a temporary folder in the cache, the checksum, then an atomic rename, and the same
-one-line offline error that says where to put the file by hand.
+files, so :func:`ftlab.download.fetch` checks the published MD5 (``md5=``); everything else is
+the same as for every download: a temporary folder in the cache, the checksum, then an atomic
+rename, and a one-line offline error that says where to put the file by hand.
 
 The ``medmnist`` package is *not* used: it requires PyTorch.
 """
 
 from __future__ import annotations
 
-import hashlib
-import os
-import shutil
-import socket
-import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from ftlab import settings
-from ftlab.errors import DataError, DownloadError, OfflineError
+from ftlab import download
+from ftlab.download import md5_file
+from ftlab.errors import DataError
 from ftlab.skin.classes import DX_CODES
 from ftlab.skin.synthetic import SkinSplits
 
@@ -51,20 +46,6 @@ SOURCE = ("DermaMNIST {size} px (MedMNIST, Yang et al. 2023; from HAM10000, Tsch
           "CC BY-NC 4.0) - real dermoscopy images")
 
 
-def md5_file(path, chunk_size: int = 1 << 20) -> str:
-    """MD5 of a file as 32 hex digits (only to match checksums that are published as MD5).
-
-    Example:
-        >>> md5_file("dermamnist_64.npz")  # doctest: +SKIP
-        'b70a2f5635c6199aeaa28c31d7202e1f'
-    """
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def file_info(size: int = 64) -> dict:
     """URL(s), file name and MD5 of the DermaMNIST file for ``size`` px (28, 64, 128 or 224).
 
@@ -81,44 +62,6 @@ def file_info(size: int = 64) -> dict:
     return {"fname": fname, "md5": md5, "urls": urls}
 
 
-def _fetch_md5(urls: list[str], md5: str, fname: str, cache_subdir: str = "downloads", timeout: float = 60.0) -> Path:
-    """Download once into the ftlab cache, accept only a file with the given MD5."""
-    folder = settings.cache_dir(cache_subdir)
-    target = folder / fname
-    if target.is_file() and md5_file(target) == md5:
-        return target
-    fix = f"download it yourself from {urls[0]} and put it at {target} (its MD5 must be {md5})"
-    if settings.is_offline():
-        present = " (a file is there but its MD5 does not match)" if target.exists() else ""
-        raise OfflineError(f"DermaMNIST ({fname}) is not in the cache and ftlab is offline{present}: {fix}, "
-                           "or go online and set FTLAB_OFFLINE=0; the lesson's offline mode uses synthetic data")
-    import keras
-
-    failures = []
-    for url in urls:
-        tmp = Path(tempfile.mkdtemp(prefix=".tmp-fetch-", dir=folder))
-        previous = socket.getdefaulttimeout()
-        try:
-            socket.setdefaulttimeout(timeout)
-            try:
-                downloaded = Path(keras.utils.get_file(fname=fname, origin=url, cache_dir=str(tmp),
-                                                       cache_subdir="", file_hash=None))
-            except Exception as error:  # get_file wraps HTTP errors in a bare Exception
-                failures.append(f"{url} ({str(error).strip().splitlines()[0][:160] if str(error).strip() else type(error).__name__})")
-                continue
-            got = md5_file(downloaded)
-            if got != md5:
-                failures.append(f"{url} (MD5 mismatch: got {got})")
-                continue
-            os.replace(downloaded, target)
-            return target
-        finally:
-            socket.setdefaulttimeout(previous)
-            shutil.rmtree(tmp, ignore_errors=True)
-    raise DownloadError(f"could not download DermaMNIST ({fname}): tried {'; '.join(failures)}; "
-                        f"expected MD5 {md5}; {fix}")
-
-
 def fetch_dermamnist(size: int = 64) -> Path:
     """Download DermaMNIST at ``size`` px once (MD5-checked) and return the cached ``.npz``.
 
@@ -129,7 +72,14 @@ def fetch_dermamnist(size: int = 64) -> Path:
         DownloadError: every URL failed or served a file with another MD5.
     """
     info = file_info(size)
-    return _fetch_md5(info["urls"], info["md5"], info["fname"])
+    return download.fetch(
+        info["urls"][0],
+        md5=info["md5"],
+        fname=info["fname"],
+        mirrors=info["urls"][1:],
+        description="DermaMNIST",
+        offline_hint="the lesson's offline mode uses synthetic data",
+    )
 
 
 def _resize_all(images: np.ndarray, image_size: int) -> np.ndarray:
