@@ -34,6 +34,32 @@ def _answers_not_required():
     checks.require_answers(False)
 
 
+# .keras files that are valid zips but no Keras model: each must be a one-line ModelError.
+NOT_KERAS_MODELS = {
+    "notes.keras": {"notes.txt": "a zip, but no model"},
+    "list.keras": {"config.json": "[1, 2]", "metadata.json": "{}"},
+    "number.keras": {"config.json": "3", "metadata.json": "{}"},
+    "unknown.keras": {
+        "config.json": '{"class_name": "NoSuchLayer", "module": "nowhere", "config": {}}',
+        "metadata.json": "{}",
+    },
+    "badmeta.keras": {"ftlab.json": "[]", "config.json": "{}"},
+}
+
+
+def write_not_keras_models(folder):
+    """Write :data:`NOT_KERAS_MODELS` into ``folder``; returns their paths."""
+    import zipfile
+
+    paths = []
+    for name, entries in NOT_KERAS_MODELS.items():
+        with zipfile.ZipFile(folder / name, "w") as archive:
+            for entry, text in entries.items():
+                archive.writestr(entry, text)
+        paths.append(folder / name)
+    return paths
+
+
 def write_photo_folder(root, per_class=8, size=128, seed=0):
     """Write a small folder of real-looking photos: random crops of scikit-image's cat and coffee photos."""
     import numpy as np

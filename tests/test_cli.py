@@ -294,27 +294,15 @@ def test_unreadable_evaluate_folder_is_a_data_error_naming_it(photo_folder, tmp_
 
 
 def test_zip_that_is_not_a_keras_model_is_a_model_error(photo_folder, tmp_path, capsys):
-    import zipfile
+    from conftest import write_not_keras_models
 
     from ftlab.cli import main
 
-    cases = {
-        "photos.keras": {"readme.txt": "just a zip of notes"},
-        "listconfig.keras": {"config.json": "[1, 2, 3]", "metadata.json": "{}"},
-        "unknownclass.keras": {
-            "config.json": json.dumps({"class_name": "NoSuchLayer", "module": "nowhere", "config": {}}),
-            "metadata.json": "{}",
-        },
-        "badmeta.keras": {"ftlab.json": "[]", "config.json": "{}"},
-    }
-    for name, entries in cases.items():
-        with zipfile.ZipFile(tmp_path / name, "w") as archive:
-            for entry, text in entries.items():
-                archive.writestr(entry, text)
-        code = main(["evaluate", "--model", str(tmp_path / name), "--data", str(photo_folder)])
+    for path in write_not_keras_models(tmp_path):
+        code = main(["evaluate", "--model", str(path), "--data", str(photo_folder)])
         line = _one_error_line(capsys.readouterr().err)
-        assert code == 2, name
-        assert f"{tmp_path / name}: cannot read this model file" in line and "ftlab finetune --out" in line
+        assert code == 2, path.name
+        assert f"{path}: cannot read this model file" in line and "ftlab finetune --out" in line
 
 
 def test_bad_size_in_a_real_process_is_one_line(photo_folder):

@@ -250,22 +250,11 @@ def test_model_with_ftlab_layers_loads_in_a_fresh_process(tmp_path):
 
 
 def test_load_model_errors_for_zips_that_are_not_keras_models(tmp_path):
-    cases = {
-        "notes.keras": {"notes.txt": "a zip, but no model"},
-        "list.keras": {"config.json": "[1, 2]", "metadata.json": "{}"},
-        "number.keras": {"config.json": "3", "metadata.json": "{}"},
-        "unknown.keras": {
-            "config.json": json.dumps({"class_name": "Nope", "module": "nowhere", "config": {}}),
-            "metadata.json": "{}",
-        },
-        "badmeta.keras": {"ftlab.json": "[]", "config.json": "{}"},
-    }
-    for name, entries in cases.items():
-        with zipfile.ZipFile(tmp_path / name, "w") as archive:
-            for entry, text in entries.items():
-                archive.writestr(entry, text)
+    from conftest import write_not_keras_models
+
+    for path in write_not_keras_models(tmp_path):
         with pytest.raises(ModelError) as error:
-            train.load_model(tmp_path / name)
+            train.load_model(path)
         message = str(error.value)
-        assert message.startswith(f"{tmp_path / name}: cannot read this model file (") and "\n" not in message
+        assert message.startswith(f"{path}: cannot read this model file (") and "\n" not in message
         assert "ftlab finetune --out" in message
