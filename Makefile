@@ -31,9 +31,12 @@ chromium:
 	  if [ "$$(id -u)" = 0 ]; then apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
 	  else sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; fi; }
 
-# From the repository root, so the lessons' links to ../solutions and ../docs work; opens the index.
+# Serves the repository root, so the lessons' links to ../solutions and ../docs work, and opens the
+# index (a file argument would make its folder the root). JupyterLab refuses to start as root
+# unless told to (containers, CI boxes): then it is told.
 lab: install
-	$(BIN)/jupyter lab notebooks/index.ipynb
+	$(BIN)/jupyter lab --ServerApp.root_dir="$(CURDIR)" --LabApp.default_url=/lab/tree/notebooks/index.ipynb \
+	  $(if $(filter 0,$(shell id -u)),--allow-root)
 
 lint: install
 	$(BIN)/ruff check ftlab tests tools benchmarks notebooks solutions

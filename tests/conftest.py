@@ -85,3 +85,71 @@ def write_photo_folder(root, per_class=8, size=128, seed=0):
 @pytest.fixture
 def photo_folder(tmp_path):
     return write_photo_folder(tmp_path / "photos")
+
+
+def jupyter_landing_page(arguments, env, tmp_path, probe_paths=()):
+    """Start JupyterLab with ``arguments`` on a free port; return where ``/`` redirects, and probes.
+
+    Args:
+        arguments: JupyterLab options (``--ServerApp.root_dir=…`` …), after ``python -m jupyterlab``.
+        env: the server's environment.
+        tmp_path: for the runtime folder and the server's log.
+        probe_paths: URL paths to GET once the server answers; their HTTP status codes are returned.
+
+    Returns:
+        (the ``Location`` that ``/`` redirects to, {path: status}). The server is always stopped.
+    """
+    import secrets
+    import socket
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    class NoRedirect(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, *args, **kwargs):
+            return None
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    token = secrets.token_hex(16)
+    env = dict(env, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
+    command = [sys.executable, "-m", "jupyterlab", *arguments, "--no-browser", "--ServerApp.ip=127.0.0.1"]
+    command += [f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}"]
+    if os.geteuid() == 0 and "--allow-root" not in command:
+        command.append("--allow-root")
+    log = tmp_path / "server.log"
+    with open(log, "wb") as output:
+        server = subprocess.Popen(command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        opener = urllib.request.build_opener(NoRedirect)
+        deadline = time.monotonic() + 60
+        location = None
+        while location is None:
+            assert server.poll() is None, log.read_text()[-2000:]
+            assert time.monotonic() < deadline, f"no redirect from JupyterLab on {port}:\n{log.read_text()[-2000:]}"
+            try:
+                with opener.open(f"http://127.0.0.1:{port}/?token={token}", timeout=2) as response:
+                    pytest.fail(f"/ answered {response.status} instead of redirecting")
+            except urllib.error.HTTPError as response:
+                assert response.code in (301, 302, 303, 307), f"/ answered {response.code}"
+                location = response.headers["Location"]
+            except OSError:
+                time.sleep(0.3)
+        statuses = {}
+        for path in probe_paths:
+            try:
+                with opener.open(f"http://127.0.0.1:{port}{path}?token={token}", timeout=10) as response:
+                    statuses[path] = response.status
+            except urllib.error.HTTPError as response:
+                statuses[path] = response.code
+        return location, statuses
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)

@@ -5,14 +5,8 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
-import socket
 import stat
 import subprocess
-import sys
-import time
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 import pytest
@@ -108,57 +102,16 @@ def test_post_build_installs_ftlab_without_touching_the_pins(tmp_path):
     assert calls == [str(REPO), "-m pip install --no-cache-dir --no-deps --no-build-isolation -e ."]
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None
-
-
 def test_post_build_makes_jupyter_open_the_course_index(tmp_path):
     """Start a real Jupyter server with the configuration postBuild wrote: ``/`` leads to the index."""
+    from conftest import jupyter_landing_page
+
     home, _ = run_post_build(tmp_path)
     config = json.loads((home / ".jupyter" / "jupyter_server_config.json").read_text())
     assert config == {"ServerApp": {"default_url": INDEX_URL}, "LabApp": {"default_url": INDEX_URL}}
     assert (REPO / INDEX_URL.removeprefix("/lab/tree/")).exists()
 
-    port, token = free_port(), secrets.token_hex(16)
-    env = dict(os.environ, HOME=str(home), JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
+    env = dict(os.environ, HOME=str(home))
     env.pop("JUPYTER_CONFIG_DIR", None)
-    command = [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1"]
-    command += [f"--ServerApp.port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={token}"]
-    command += [f"--ServerApp.root_dir={REPO}"] + (["--allow-root"] if os.geteuid() == 0 else [])
-    log = tmp_path / "server.log"
-    with open(log, "wb") as output:
-        server = subprocess.Popen(
-            command, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
-        )
-    try:
-        opener = urllib.request.build_opener(NoRedirect)
-        deadline = time.monotonic() + 60
-        location = None
-        while location is None:
-            assert server.poll() is None, log.read_text()[-2000:]
-            assert time.monotonic() < deadline, (
-                f"no redirect from JupyterLab on {port}:\n{log.read_text()[-2000:]}"
-            )
-            try:
-                with opener.open(f"http://127.0.0.1:{port}/?token={token}", timeout=2) as response:
-                    pytest.fail(f"/ answered {response.status} instead of redirecting to the index")
-            except urllib.error.HTTPError as response:
-                assert response.code in (301, 302, 303, 307), f"/ answered {response.code}"
-                location = response.headers["Location"]
-            except OSError:
-                time.sleep(0.3)
-        assert location.split("?")[0] == INDEX_URL
-    finally:
-        server.terminate()
-        try:
-            server.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+    location, _ = jupyter_landing_page([f"--ServerApp.root_dir={REPO}"], env, tmp_path)
+    assert location.split("?")[0] == INDEX_URL
