@@ -46,3 +46,18 @@ def test_finetune_video_val_folder_with_unknown_class(tmp_path):
     val_dir = synthetic.write_action_dataset(tmp_path / "val", 1, size=32, frame_range=(8, 8), actions=("shrink",))
     proc = run_cli("--data", train_dir, "--val", val_dir, "--size", "32", cache=tmp_path / "cache")
     assert proc.returncode == 2 and "shrink" in proc.stderr and "not among the expected classes" in proc.stderr
+
+
+def test_finetune_video_inflated_with_a_val_folder(tmp_path):
+    actions = ("grow", "shrink")
+    train_dir = synthetic.write_action_dataset(tmp_path / "train", 3, size=64, frame_range=(8, 9), actions=actions)
+    val_dir = synthetic.write_action_dataset(tmp_path / "val", 2, size=64, frame_range=(8, 9), actions=actions,
+                                             seed=1)
+    proc = run_cli("--data", train_dir, "--val", val_dir, "--method", "inflated", "--frames", "4", "--size", "64",
+                   "--epochs", "1", "--json", cache=tmp_path / "cache")
+    assert proc.returncode == 0, proc.stderr
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["method"] == "inflated"
+    assert result["n_train"] == 6 and result["n_val"] == 4, "--val is used as it is, not split off --data"
+    assert 0 <= result["accuracy"] <= 1 and set(result["per_class_recall"]) == set(actions)
+    assert result["skipped_files"] == [] and result["seconds"] > 0
