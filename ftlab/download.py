@@ -48,7 +48,10 @@ def sha256_file(path, chunk_size: int = 1 << 20) -> str:
         >>> sha256_file("data.zip")  # doctest: +SKIP
         'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855'
     """
-    digest = hashlib.sha256()
+    return _file_digest(path, hashlib.sha256(), chunk_size)
+
+
+def _file_digest(path, digest, chunk_size: int) -> str:
     with open(path, "rb") as handle:
         while chunk := handle.read(chunk_size):
             digest.update(chunk)
@@ -157,11 +160,7 @@ def md5_file(path, chunk_size: int = 1 << 20) -> str:
         >>> md5_file("dermamnist_64.npz")  # doctest: +SKIP
         'b70a2f5635c6199aeaa28c31d7202e1f'
     """
-    digest = hashlib.md5(usedforsecurity=False)
-    with open(path, "rb") as handle:
-        while chunk := handle.read(chunk_size):
-            digest.update(chunk)
-    return digest.hexdigest()
+    return _file_digest(path, hashlib.md5(usedforsecurity=False), chunk_size)
 
 
 def _manual_fix(urls: list[str], target: Path, checksum: _Checksum) -> str:

@@ -8,6 +8,7 @@ import time
 import numpy as np
 import pytest
 
+from ftlab import download
 from ftlab.errors import ModelError, OfflineError
 from ftlab.text import corpora, model, train
 
@@ -43,7 +44,7 @@ def test_bundled_tiny_lm_is_small_checksummed_and_documented():
     assert config["backbone"] == model.TINY_CONFIG
     for key in ("steps", "seconds", "final_train_loss_nats_per_byte", "general_val_perplexity_128", "command"):
         assert key in config
-    assert (folder / model.SHA256_NAME).read_text().split()[0] == model._sha256(weights)
+    assert (folder / model.SHA256_NAME).read_text().split()[0] == download.sha256_file(weights)
 
 
 def test_pretrained_model_knows_general_english_a_random_one_does_not(tiny_lm):

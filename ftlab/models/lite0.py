@@ -23,10 +23,10 @@ Layer names make blocks recoverable (``ftlab.freeze`` relies on them)::
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from pathlib import Path
 
+from ftlab import download
 from ftlab.errors import ModelError
 
 WEIGHTS_PATH = Path(__file__).resolve().parent.parent / "assets" / "efficientnet_lite0_imagenet.npz"
@@ -162,15 +162,6 @@ def build_efficientnet_lite0(image_size: int | None = 224, include_top: bool = T
     return model
 
 
-def file_sha256(path) -> str:
-    """sha256 hex digest of a file."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 _cache: dict = {}
 _cache_lock = threading.Lock()
 
@@ -196,7 +187,7 @@ def imagenet_weight_arrays(path=None) -> dict:
     with _cache_lock:
         if key in _cache:
             return _cache[key]
-        actual = file_sha256(path)
+        actual = download.sha256_file(path)
         if actual != WEIGHTS_SHA256:
             raise ModelError(f"{path}: sha256 {actual[:16]}… does not match the bundled "
                              f"EfficientNet-Lite0 weights ({WEIGHTS_SHA256[:16]}…), the file is "

@@ -19,7 +19,6 @@ Example:
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import tempfile
@@ -30,6 +29,7 @@ import keras
 import keras_hub
 import numpy as np
 
+from ftlab import download
 from ftlab.errors import ModelError, OfflineError
 
 PAD_ID = 0x00
@@ -106,14 +106,6 @@ def build_tiny_lm(config: dict | None = None, sequence_length: int | None = None
     return keras_hub.models.GPT2CausalLM(backbone=backbone, preprocessor=preprocessor)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def save_tiny_lm(lm, folder, info: dict | None = None) -> Path:
     """Save a tiny LM as ``config.json`` + ``tiny_lm.weights.h5`` + ``SHA256SUMS`` in ``folder``.
 
@@ -127,7 +119,7 @@ def save_tiny_lm(lm, folder, info: dict | None = None) -> Path:
     with tempfile.TemporaryDirectory(dir=folder) as tmp:
         tmp_weights = Path(tmp) / WEIGHTS_NAME
         lm.backbone.save_weights(tmp_weights)
-        digest = _sha256(tmp_weights)
+        digest = download.sha256_file(tmp_weights)
         config = {"architecture": "keras_hub.models.GPT2Backbone", "backbone": backbone_config,
                   "tokenizer": "ftlab.text.model.ByteLevelTokenizer (bytes; start 0xFE, end 0xFF, pad 0x00)",
                   "weights": WEIGHTS_NAME, **(info or {})}
@@ -174,7 +166,7 @@ def load_tiny_lm(folder=None, verify: bool = True):
         if not sums.is_file():
             raise ModelError(f"{sums} is missing: run tools/pretrain_tiny_lm.py to rebuild the tiny LM")
         expected = sums.read_text().split()[0]
-        actual = _sha256(weights)
+        actual = download.sha256_file(weights)
         if actual != expected:
             raise ModelError(f"{weights} is corrupt (sha256 {actual[:12]}… ≠ {expected[:12]}…): "
                              "re-install ftlab or rerun tools/pretrain_tiny_lm.py")
