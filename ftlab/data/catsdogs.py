@@ -52,7 +52,9 @@ class OnlineSource:
 PETS = OnlineSource(
     name="oxford_iiit_pet",
     url="https://thor.robots.ox.ac.uk/datasets/pets/images.tar.gz",
-    mirrors=("https://www.robots.ox.ac.uk/~vgg/data/pets/data/images.tar.gz",),
+    # The second mirror is the one tensorflow-datasets lists (oxford_iiit_pet.py).
+    mirrors=("https://www.robots.ox.ac.uk/~vgg/data/pets/data/images.tar.gz",
+             "https://thor.robots.ox.ac.uk/~vgg/data/pets/images.tar.gz"),
     sha256="67195c5e1c01f1ab5f9b6a5d22b8c27a580d896ece458917e61d459337fa318d",
     size_mb=792,
     description="Oxford-IIIT Pet images (cats vs dogs)",

@@ -35,6 +35,8 @@ from ftlab.skin.synthetic import SkinSplits
 # medmnist/info.py (MedMNIST/MedMNIST on GitHub, Apache-2.0 code; data CC BY(-NC) 4.0).
 ZENODO_V3 = "https://zenodo.org/records/10519652/files"
 ZENODO_V2 = "https://zenodo.org/record/6496656/files"  # MedMNIST v2: 28 px only, same file
+# MedMNIST v2 record 10519195 (listed by the MedMNIST project): the 28 px file again, same MD5.
+ZENODO_V2_MIRROR = "https://zenodo.org/records/10519195/files"
 DERMAMNIST_FILES: dict[int, tuple[str, str]] = {
     28: ("dermamnist.npz", "0744692d530f8e62ec473284d019b0c7"),
     64: ("dermamnist_64.npz", "b70a2f5635c6199aeaa28c31d7202e1f"),
@@ -59,6 +61,7 @@ def file_info(size: int = 64) -> dict:
     urls = [f"{ZENODO_V3}/{fname}?download=1"]
     if size == 28:
         urls.append(f"{ZENODO_V2}/{fname}?download=1")
+        urls.append(f"{ZENODO_V2_MIRROR}/{fname}?download=1")
     return {"fname": fname, "md5": md5, "urls": urls}
 
 
