@@ -2,7 +2,7 @@
 
 Sources (provenance and licences in ``../shared/data/README.md`` beside the checkout):
 
-* ``flower_photos/`` — 600 of TensorFlow's flower photos (``tf_flowers``; CC BY 2.0 per photo),
+* ``flower_photos/`` → ``flowers/photos/<class>/`` — 600 of TensorFlow's flower photos (``tf_flowers``; CC BY 2.0 per photo),
   120 per class. Each is resized so its *shorter* side is 256 px (aspect kept, Lanczos) and saved
   as JPEG quality 90: big enough for a 224-px centre crop, small enough that a clone stays quick.
   Their 600 credit lines go beside them (``ATTRIBUTION.txt``).
@@ -37,7 +37,7 @@ roses, sunflowers, tulips (the first 120 file names per class in C-locale order 
 
 **Licence: Creative Commons Attribution 2.0, per photo** —
 https://creativecommons.org/licenses/by/2.0/ . The photographer of every photo is credited in
-`ATTRIBUTION.txt` (one line per file: path, licence, author, source page on Flickr). Resizing is
+`ATTRIBUTION.txt` (one line per file under `photos/`: path, licence, author, source page on Flickr). Resizing is
 the only change made. Redistribution must keep those credit lines and the licence link.
 
 Collected by the TensorFlow team (`flower_photos.tgz`, used by the TensorFlow image
@@ -77,8 +77,8 @@ def vendor_flowers(source: Path) -> int:
     shutil.rmtree(target, ignore_errors=True)
     count = 0
     for path in sorted(source.glob("*/*.jpg")):
-        (target / path.parent.name).mkdir(parents=True, exist_ok=True)
-        resize_short_side(path, target / path.parent.name / path.name)
+        (target / "photos" / path.parent.name).mkdir(parents=True, exist_ok=True)
+        resize_short_side(path, target / "photos" / path.parent.name / path.name)
         count += 1
     shutil.copy(source / "ATTRIBUTION.txt", target / "ATTRIBUTION.txt")
     (target / "README.md").write_text(FLOWERS_README)

@@ -187,18 +187,68 @@ def cats_vs_dogs(train_per_class: int = 20, val_per_class: int = 40, image_size:
     return _load(folder, PETS, train_per_class, val_per_class, image_size, seed, verbose)
 
 
+BUNDLED_FLOWERS = Path(__file__).resolve().parents[1] / "assets" / "flowers" / "photos"
+BUNDLED_PER_CLASS = 120
+
+
+def bundled_flowers(train_per_class: int = 10, val_per_class: int = 30, image_size: int = 96, seed: int = 0,
+                    verbose: bool = True):
+    """The 600 flower photos that ship with ftlab (120 per class; CC BY 2.0, credits beside them).
+
+    Introduced in lesson 01, whose offline default they are: the same five classes as
+    :func:`flowers`, real photos from the same set, so offline and online are the same task.
+    Files live in ``ftlab/assets/flowers/photos/<class>/`` (``ftlab/assets/flowers/ATTRIBUTION.txt``
+    credits each photographer).
+
+    Args:
+        train_per_class, val_per_class: images per class in each split; together at most 120.
+
+    Example:
+        >>> data = bundled_flowers(train_per_class=10, val_per_class=40, verbose=False)  # doctest: +SKIP
+        >>> data.class_names  # doctest: +SKIP
+        ['daisy', 'dandelion', 'roses', 'sunflowers', 'tulips']
+    """
+    from ftlab.data.images import load_image_folder
+
+    per_class = train_per_class + val_per_class
+    if not 2 <= per_class <= BUNDLED_PER_CLASS or min(train_per_class, val_per_class) < 1:
+        raise DataError(f"bundled_flowers(train_per_class={train_per_class}, val_per_class={val_per_class}): "
+                        f"the bundled set has {BUNDLED_PER_CLASS} photos per class; ask for at least 1 of each "
+                        f"and at most {BUNDLED_PER_CLASS} in all (or use flowers() online for more)")
+    data = load_image_folder(BUNDLED_FLOWERS, image_size=image_size, val_split=val_per_class / per_class,
+                             seed=seed, max_per_class=per_class, verbose=verbose)
+    data.source = (f"offline: the {5 * BUNDLED_PER_CLASS} flower photos bundled with ftlab (tf_flowers, CC BY 2.0), "
+                   f"{data.num_classes} classes × {train_per_class} train / {val_per_class} val, {image_size}px")
+    return data
+
+
 def flowers(train_per_class: int = 10, val_per_class: int = 30, image_size: int = 96, seed: int = 0,
-            verbose: bool = True):
+            verbose: bool = True, fallback: bool = True):
     """Five kinds of flowers (TensorFlow's ``flower_photos``), a few per class.
 
-    Downloads ``flower_photos.tgz`` (229 MB, once; sha256-checked, two URLs).
+    Downloads ``flower_photos.tgz`` (229 MB, once; sha256-checked, two URLs). Offline
+    (``FTLAB_OFFLINE=1``), or when the download fails and ``fallback`` is true, it prints one line
+    and returns :func:`bundled_flowers` instead: the same classes, from the 600 bundled photos.
 
     Returns:
-        ``ftlab.data.images.ImageData`` with classes daisy, dandelion, roses, sunflowers, tulips.
+        ``ftlab.data.images.ImageData`` with classes daisy, dandelion, roses, sunflowers, tulips;
+        ``.source`` says which photos were used.
 
     Example:
         >>> data = flowers(train_per_class=10)  # doctest: +SKIP
     """
-    extracted = _fetch(FLOWERS)
+    from ftlab import settings
+    from ftlab.errors import DownloadError, OfflineError
+
+    bundled = train_per_class + val_per_class <= BUNDLED_PER_CLASS
+    if settings.is_offline() and fallback and bundled:
+        return bundled_flowers(train_per_class, val_per_class, image_size, seed, verbose)
+    try:
+        extracted = _fetch(FLOWERS)
+    except (DownloadError, OfflineError) as error:
+        if not (fallback and bundled):
+            raise
+        print(f"flower_photos.tgz unavailable ({str(error).splitlines()[0]}); using the bundled flower photos")
+        return bundled_flowers(train_per_class, val_per_class, image_size, seed, verbose)
     folder = extracted / "flower_photos" if (extracted / "flower_photos").is_dir() else extracted
     return _load(folder, FLOWERS, train_per_class, val_per_class, image_size, seed, verbose)

@@ -316,3 +316,52 @@ def load_ham_folder(image_dir, metadata_csv, image_size: int = 224, val_split: f
         print(report)
         print(f"split: {data.n_train} train / {data.n_val} val images, no lesion on both sides")
     return data
+
+
+BUNDLED_DIR = Path(__file__).resolve().parents[1] / "assets" / "ham10000"
+BUNDLED_CSV = BUNDLED_DIR / "HAM10000_subset_metadata.csv"
+BUNDLED_SOURCE = ("HAM10000 (Tschandl et al. 2018; CC BY-NC 4.0): the {n} real dermoscopy images bundled with "
+                  "ftlab, one per lesion, in HAM10000's class mix")
+
+
+def load_bundled(image_size: int = 96, val_split: float = 0.15, test_split: float = 0.2, seed: int = 0,
+                 verbose: bool = False):
+    """The 2,351 real HAM10000 images that ship with ftlab, as train / validation / test splits.
+
+    Introduced in lesson 02, whose offline default they are. Read through
+    :func:`load_ham_folder` twice: first the test lesions are held out, then validation lesions
+    from what is left, so no lesion is in two splits (and every split keeps HAM10000's class mix,
+    rare classes included). The files are in ``ftlab/assets/ham10000/`` (CC BY-NC 4.0, credit in
+    the README there).
+
+    Args:
+        image_size: side of the square images given to the backbone.
+        val_split, test_split: shares of all images (whole lesions) for validation and test.
+        seed: seed of both splits.
+        verbose: print the metadata report.
+
+    Returns:
+        :class:`ftlab.skin.synthetic.SkinSplits` with the seven dx codes as classes.
+
+    Example:
+        >>> data = ftlab.skin.ham10000.load_bundled(96)  # doctest: +SKIP
+        >>> data.counts()["test"]["mel"]  # doctest: +SKIP
+        52
+    """
+    from ftlab.skin.synthetic import SkinSplits
+
+    if not (0 < val_split and 0 < test_split and val_split + test_split < 1):
+        raise DataError(f"load_bundled(val_split={val_split}, test_split={test_split}): use two positive "
+                        "shares that add up to less than 1")
+    outer = load_ham_folder(BUNDLED_DIR / "images", BUNDLED_CSV, image_size=image_size, val_split=test_split,
+                            seed=seed, class_names=DX_CODES, verbose=verbose)
+    train_idx, val_idx = lesion_split(outer.y_train, np.array(outer.train_lesions),
+                                      val_split / (1 - test_split), seed + 1)
+    n = outer.n_train + outer.n_val
+    return SkinSplits(x_train=outer.x_train[train_idx], y_train=outer.y_train[train_idx],
+                      x_val=outer.x_train[val_idx], y_val=outer.y_train[val_idx],
+                      x_test=outer.x_val, y_test=outer.y_val, codes=tuple(DX_CODES),
+                      source=BUNDLED_SOURCE.format(n=f"{n:,}"),
+                      attributes={"train_lesions": [outer.train_lesions[i] for i in train_idx],
+                                  "val_lesions": [outer.train_lesions[i] for i in val_idx],
+                                  "test_lesions": list(outer.val_lesions)})
