@@ -92,3 +92,22 @@ def test_bundled_ham_splits_by_lesion_into_three_stratified_parts():
         assert min(counts[split].values()) >= 1
     assert 0.18 < len(data.y_test) / 2351 < 0.22 and 0.13 < len(data.y_val) / 2351 < 0.17
     assert "HAM10000" in data.source and "CC BY-NC 4.0" in data.source
+
+
+def test_finetune_cli_runs_on_the_bundled_ham_folder(tmp_path):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    folder = ASSETS / "ham10000"
+    env = {**os.environ, "FTLAB_OFFLINE": "1", "FTLAB_CACHE": str(tmp_path), "TF_CPP_MIN_LOG_LEVEL": "3"}
+    proc = subprocess.run([sys.executable, "-m", "ftlab", "finetune", "--data", str(folder / "images"),
+                           "--metadata", str(folder / "HAM10000_subset_metadata.csv"), "--size", "32",
+                           "--epochs", "0", "--head-epochs", "2", "--class-weight", "balanced", "--json"],
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    result = json.loads(proc.stdout.strip().splitlines()[-1])
+    assert result["class_names"] == list(DX_CODES)
+    assert result["metadata_report"]["used"] == 2351 and not result["skipped_files"]
+    assert result["balanced_accuracy"] > 1 / 7  # better than chance on real lesions, even at 32 px
