@@ -118,3 +118,4 @@ def test_sources_have_checksums_and_mirrors():
     for source in catsdogs.SOURCES.values():
         assert len(source.sha256) == 64 and source.mirrors and source.license
         assert source.url.startswith("https://")
+    assert "https://thor.robots.ox.ac.uk/~vgg/data/pets/images.tar.gz" in catsdogs.PETS.mirrors  # tfds' mirror

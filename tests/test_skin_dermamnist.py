@@ -41,7 +41,8 @@ def test_published_checksums_are_md5_for_every_size():
     for size in (28, 64, 128, 224):
         info = dermamnist.file_info(size)
         assert len(info["md5"]) == 32 and info["urls"][0].startswith("https://zenodo.org/records/10519652/")
-    assert len(dermamnist.file_info(28)["urls"]) == 2  # MedMNIST v2 record as a mirror
+    urls = dermamnist.file_info(28)["urls"]  # MedMNIST v2 records as mirrors, same MD5
+    assert len(urls) == 3 and urls[2] == "https://zenodo.org/records/10519195/files/dermamnist.npz?download=1"
     with pytest.raises(DataError, match=r"\[28, 64, 128, 224\]"):
         dermamnist.file_info(100)
 
