@@ -41,6 +41,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ftlab import settings
+from ftlab.cachefile import load_cached
 from ftlab.errors import DataError
 
 MIN_SIDE = 8
@@ -52,7 +53,7 @@ IMAGE_EXTENSIONS = frozenset(
 """File name extensions treated as images (case-insensitive); other files are skipped."""
 
 _IGNORED_NAMES = frozenset({"__MACOSX", "__pycache__", "Thumbs.db", "desktop.ini"})
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 _PROGRESS_MIN_FILES = 100
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
@@ -456,37 +457,51 @@ def _select(candidates, max_per_class: int | None, seed: int):
     return [c for i, c in enumerate(candidates) if i in keep]
 
 
+def _quick_hash(file: Path, stat) -> str:
+    """A cheap content hash: size plus the first and last 64 KiB (the whole file when smaller)."""
+    digest = hashlib.blake2b(digest_size=12)
+    digest.update(str(stat.st_size).encode())
+    with open(file, "rb") as handle:
+        digest.update(handle.read(1 << 16))
+        if stat.st_size > 1 << 17:
+            handle.seek(-(1 << 16), os.SEEK_END)
+            digest.update(handle.read())
+    return digest.hexdigest()
+
+
 def _cache_key(root: Path, candidates, image_size: int) -> str:
+    """Key of a folder's decoded images: absolute paths, sizes, mtimes and a cheap content hash.
+
+    The absolute path keeps two folders with equal names, sizes and times apart; the content hash
+    catches a file rewritten with the same size and time.
+    """
     entries = []
     for file, _ in candidates:
+        absolute = str(file.absolute())
         try:
             stat = file.stat()
-            entries.append([file.relative_to(root).as_posix(), stat.st_size, stat.st_mtime_ns])
+            entries.append([absolute, stat.st_size, stat.st_mtime_ns, _quick_hash(file, stat)])
         except OSError:
-            entries.append([file.relative_to(root).as_posix(), -1, -1])
-    blob = json.dumps([_CACHE_VERSION, image_size, sorted(entries)], separators=(",", ":"))
+            entries.append([absolute, -1, -1, ""])
+    blob = json.dumps([_CACHE_VERSION, str(root.absolute()), image_size, sorted(entries)], separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
 def _read_cache(path: Path, root: Path) -> _Decoded | None:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            x = npz["x"]
-            return _Decoded(
-                x=x,
-                labels=npz["labels"].tolist(),
-                paths=[root / p for p in npz["paths"].tolist()],
-                hashes=npz["hashes"].tolist(),
-                skipped=[
-                    (root / p, r)
-                    for p, r in zip(
-                        npz["skipped_paths"].tolist(), npz["skipped_reasons"].tolist(), strict=True
-                    )
-                ],
-                cached=True,
-            )
-    except (OSError, KeyError, ValueError, EOFError):
-        return None  # unreadable cache file: decode again and overwrite it
+    def read(npz):
+        return _Decoded(
+            x=npz["x"],
+            labels=npz["labels"].tolist(),
+            paths=[root / p for p in npz["paths"].tolist()],
+            hashes=npz["hashes"].tolist(),
+            skipped=[
+                (root / p, r)
+                for p, r in zip(npz["skipped_paths"].tolist(), npz["skipped_reasons"].tolist(), strict=True)
+            ],
+            cached=True,
+        )
+
+    return load_cached(path, read, "image cache file")
 
 
 def _write_cache(path: Path, decoded: _Decoded, root: Path) -> None:

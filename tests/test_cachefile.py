@@ -1,0 +1,90 @@
+"""Damaged and shared cache entries (issue 12, items 3 and 4): the faults are made here."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import numpy as np
+from PIL import Image
+
+from ftlab import settings
+from ftlab.cachefile import load_cached
+from ftlab.data import images
+
+
+def _folder(root, seed):
+    rng = np.random.default_rng(seed)
+    for name in ("a", "b"):
+        (root / name).mkdir(parents=True)
+        for i in range(3):
+            Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(root / name / f"{i}.bmp")
+    return root
+
+
+def _truncate(path):
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+
+
+def test_load_cached_reports_and_deletes_a_truncated_npz(tmp_path, capsys):
+    path = tmp_path / "entry.npz"
+    np.savez(path, x=np.arange(1000))
+    assert load_cached(path, lambda npz: npz["x"].sum()) == sum(range(1000))
+    _truncate(path)
+    assert load_cached(path, lambda npz: npz["x"], "image cache file") is None
+    err = capsys.readouterr().err
+    assert f"image cache file {path} is damaged" in err and "rebuilding" in err
+    assert not path.exists()
+
+
+def test_truncated_image_cache_is_rebuilt_with_a_message(tmp_path, capsys):
+    root = _folder(tmp_path / "data", 0)
+    first = images.load_image_folder(root, image_size=8, val_split=0.34, verbose=False)
+    (cache_file,) = settings.cache_dir("images").iterdir()
+    _truncate(cache_file)  # a BadZipFile from np.load
+    again = images.load_image_folder(root, image_size=8, val_split=0.34, verbose=False)
+    assert not again.cached and np.array_equal(again.x_train, first.x_train)
+    assert str(cache_file) in capsys.readouterr().err
+    assert images.load_image_folder(root, image_size=8, val_split=0.34, verbose=False).cached
+
+
+def test_two_folders_with_equal_names_sizes_and_times_do_not_share_the_cache(tmp_path):
+    one = _folder(tmp_path / "one" / "data", 0)
+    two = _folder(tmp_path / "two" / "data", 1)
+    for file in one.rglob("*.bmp"):  # same names, sizes and mtimes, other pixels
+        twin = two / file.relative_to(one)
+        assert twin.stat().st_size == file.stat().st_size  # uncompressed BMP
+        os.utime(twin, ns=(file.stat().st_atime_ns, file.stat().st_mtime_ns))
+    a = images.load_image_folder(one, image_size=8, val_split=0.34, verbose=False)
+    b = images.load_image_folder(two, image_size=8, val_split=0.34, verbose=False)
+    assert not b.cached and not np.array_equal(a.x_train, b.x_train)
+    # the same folder moved elsewhere, or rewritten with equal size and time, is decoded again too
+    shutil.copytree(one, tmp_path / "three" / "data")
+    assert not images.load_image_folder(tmp_path / "three" / "data", image_size=8, val_split=0.34, verbose=False).cached
+    file = one / "a" / "0.bmp"
+    stat = file.stat()
+    data = bytearray(file.read_bytes())
+    data[-1] ^= 0xFF  # one pixel byte: same size, same mtime below
+    file.write_bytes(bytes(data))
+    os.utime(file, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    assert file.stat().st_size == stat.st_size
+    assert not images.load_image_folder(one, image_size=8, val_split=0.34, verbose=False).cached
+
+
+def test_truncated_video_cache_is_rebuilt_with_a_message(tmp_path, capsys):
+    from ftlab.video import reader
+    from ftlab.video.synthetic import write_clip
+
+    root = tmp_path / "clips"
+    rng = np.random.default_rng(0)
+    for name in ("run", "wave"):
+        (root / name).mkdir(parents=True)
+        for i in range(2):
+            write_clip(root / name / f"{i}.gif", rng.integers(0, 256, (6, 16, 16, 3), dtype=np.uint8))
+    first = reader.load_video_folder(root, num_frames=4, size=16)
+    (cache_file,) = settings.cache_dir("video", "clips").iterdir()
+    _truncate(cache_file)
+    again = reader.load_video_folder(root, num_frames=4, size=16)
+    np.testing.assert_array_equal(first.clips, again.clips)
+    assert str(cache_file) in capsys.readouterr().err and cache_file.is_file()
