@@ -88,3 +88,15 @@ def test_truncated_video_cache_is_rebuilt_with_a_message(tmp_path, capsys):
     again = reader.load_video_folder(root, num_frames=4, size=16)
     np.testing.assert_array_equal(first.clips, again.clips)
     assert str(cache_file) in capsys.readouterr().err and cache_file.is_file()
+
+
+def test_symlink_loop_class_folder_is_skipped_and_reported(tmp_path):
+    root = _folder(tmp_path / "data", 0)
+    (root / "loopclass").symlink_to(".")
+    (root / "a_again").symlink_to("b")  # sorts first, but the real folder b keeps its name
+    (root / "a" / "inner").symlink_to("..")  # a loop inside a class is not followed either
+    data = images.load_image_folder(root, image_size=8, val_split=0.34, verbose=False)
+    assert data.class_names == ["a", "b"]
+    assert data.class_counts("all") == {"a": 3, "b": 3}
+    reasons = {path.name: reason for path, reason in data.skipped}
+    assert "symlink loop" in reasons["loopclass"] and "already used" in reasons["a_again"]

@@ -254,6 +254,28 @@ def _resolve_folder(path, what: str) -> Path:
     return root
 
 
+def _unique_folders(root: Path, class_dirs: list[Path], skipped: list) -> list[Path]:
+    """Drop class folders that are symlinks back into the tree or to a folder already listed.
+
+    A symlink to ``.`` (or to a folder above it, or to another class) would relabel another class's
+    images; real folders win over symlinks to them, and each dropped folder is reported in ``skipped``.
+    """
+    real_root = root.resolve()
+    seen: dict[Path, Path] = {}
+    dropped = set()
+    for class_dir in sorted(class_dirs, key=lambda d: (d.is_symlink(), d.name)):
+        real = class_dir.resolve()
+        if real == real_root or real in real_root.parents:
+            skipped.append((class_dir, f"symlink loop: it points back to {real}; skipped, not used as a class"))
+            dropped.add(class_dir)
+        elif real in seen:
+            skipped.append((class_dir, f"symlink to the class folder {seen[real]}, already used; skipped"))
+            dropped.add(class_dir)
+        else:
+            seen[real] = class_dir
+    return [d for d in class_dirs if d not in dropped]
+
+
 def _list_folder(path, what: str = "image folder") -> _Listing:
     """Find class sub-folders and image files (by extension); no decoding."""
     root = _resolve_folder(path, what)
@@ -269,6 +291,7 @@ def _list_folder(path, what: str = "image folder") -> _Listing:
         )
     candidates: list[tuple[Path, str]] = []
     skipped = [(e, "not inside a class sub-folder") for e in loose]
+    class_dirs = _unique_folders(root, class_dirs, skipped)
     for class_dir in class_dirs:
         for folder, dirs, names in os.walk(class_dir):
             dirs[:] = sorted(d for d in dirs if not _ignored(d))
