@@ -171,6 +171,40 @@ def _check_backbone(name: str) -> None:
         raise ModelError(f"unknown backbone {name!r}; choose one of: {', '.join(names)}")
 
 
+MAX_SIDE = 1024
+"""Largest ``--size``: the backbones were trained at 224 px and downsample by 32; past 1024 px a
+frozen ImageNet backbone sees no more than noise while memory grows with the square of the side."""
+
+TRAIN_BYTES_PER_PIXEL = 2900
+"""Peak memory of full fine-tuning per input pixel of a batch: 4.6 GB for EfficientNetB0 at
+224 px, batch 32 (DESIGN.md §2) is 4.6e9 / (32 × 224²) ≈ 2865 bytes."""
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 16 << 30
+
+
+def _check_size_fits(size: int, batch_size: int) -> None:
+    """Refuse a ``--size`` the backbone cannot use or a batch that cannot fit in this machine's memory."""
+    if size > MAX_SIDE:
+        raise DataError(
+            f"--size {size} is too large: ftlab accepts at most {MAX_SIDE} px (the backbones were "
+            f"trained at 224 px and memory grows with size²); pass e.g. --size 224 (the default)"
+        )
+    need = TRAIN_BYTES_PER_PIXEL * batch_size * size * size
+    have = _physical_memory()
+    if need > have:
+        fit_batch = max(1, have // (TRAIN_BYTES_PER_PIXEL * size * size))
+        raise DataError(
+            f"--size {size} with --batch-size {batch_size} needs about {need / 1e9:.1f} GB to fine-tune, "
+            f"more than this machine's {have / 1e9:.1f} GB: pass --batch-size {fit_batch} or a smaller "
+            f"--size (e.g. 224)"
+        )
+
+
 def _check_finetune_numbers(args: argparse.Namespace) -> None:
     """Refuse impossible numbers before any data is read or any model is built."""
     from ftlab.cli import require_at_least
@@ -184,6 +218,7 @@ def _check_finetune_numbers(args: argparse.Namespace) -> None:
         "pass e.g. --size 224 (the default)",
     )
     require_at_least("--batch-size", args.batch_size, 1, "pass e.g. --batch-size 32 (the default)")
+    _check_size_fits(args.size, args.batch_size)
     require_at_least(
         "--epochs", args.epochs, 0, "pass 0 to train the head only, or e.g. --epochs 3 (the default)"
     )
