@@ -289,22 +289,74 @@ def _readable(**folders):
         ) from None
 
 
+def _expand_image_arguments(arguments) -> tuple[list[str], list[dict]]:
+    """Files to classify from ``predict``'s arguments: folders give their image files (not their
+    sub-folders); what cannot be used is listed with its reason, and no file is used twice."""
+    from ftlab.data.images import IMAGE_EXTENSIONS
+
+    files, skipped, seen = [], [], set()
+
+    def skip(path, reason):
+        skipped.append({"path": str(path), "reason": reason})
+
+    def add(path):
+        try:
+            real = Path(path).resolve(strict=True)
+        except (OSError, RuntimeError):
+            skip(path, "symlink loop or broken link")
+            return
+        if real in seen:
+            skip(path, f"same file as {real}, already classified")
+            return
+        seen.add(real)
+        files.append(str(path))
+
+    for argument in arguments:
+        path = Path(argument)
+        try:
+            is_dir, is_file = path.is_dir(), path.is_file()
+        except OSError:
+            is_dir = is_file = False
+        if is_file:
+            add(argument)
+        elif is_dir:
+            try:
+                entries = sorted(path.iterdir())
+            except OSError as error:
+                skip(argument, f"cannot list the folder ({error.strerror or error})")
+                continue
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir():
+                    skip(entry, "a sub-folder (pass it as its own argument to classify its images)")
+                elif entry.suffix.lower() not in IMAGE_EXTENSIONS:
+                    skip(entry, f"not an image file (extension {entry.suffix.lower() or 'none'!r})")
+                else:
+                    add(entry)
+        elif path.is_symlink():
+            skip(argument, "symlink loop or broken link")
+        else:
+            skip(argument, "no such file; check the path")
+    return files, skipped
+
+
 def predict_command(args: argparse.Namespace) -> dict:
     from ftlab.cli import require_at_least
     from ftlab.data import images
     from ftlab.models import imagenet
 
     require_at_least("--top", args.top, 1, "pass e.g. --top 5 (the default)")
-    missing = [p for p in args.images if not Path(p).is_file()]
-    if missing:
-        raise DataError(f"{missing[0]}: no such image file; check the path")
+    files, skipped = _expand_image_arguments(args.images)
     # An unreadable image is skipped and reported, never fatal for the others.
-    decoded, skipped = [], []
-    for path in args.images:
+    decoded = []
+    for path in files:
         try:
             decoded.append((str(path), images.decode_image(path)))
         except DataError as error:
             skipped.append({"path": str(path), "reason": getattr(error, "reason", str(error))})
+    if not decoded and not skipped:
+        raise DataError(f"no image files in {', '.join(map(str, args.images))}: pass image files or folders of them")
     if not decoded:
         raise DataError(
             f"{skipped[0]['path']}: {skipped[0]['reason']}; none of the {len(skipped)} file(s) could be "

@@ -294,8 +294,13 @@ def load_model(path):
     from ftlab.models import backbones
 
     path = Path(path)
+    if path.is_dir():
+        inside = sorted(path.glob("*.keras"))
+        example = inside[0] if inside else path / "model.keras"
+        raise ModelError(f"{path} is a folder, not a model file: pass a .keras file, e.g. {example}")
     if not path.is_file():
-        raise ModelError(f"{path}: no such model file; train one with `ftlab finetune --out {path}`")
+        out = path if path.suffix == ".keras" else path.with_suffix(".keras")
+        raise ModelError(f"{path}: no such model file; train one with `ftlab finetune --out {out}`")
     try:
         with zipfile.ZipFile(path) as archive:
             entries = archive.namelist()

@@ -52,3 +52,46 @@ def test_default_size_and_batch_fit_a_16_gb_machine(monkeypatch):
 def test_finetune_video_refuses_epochs_below_one(epochs, tmp_path, capsys, no_reading):
     line = _refused(capsys, ["finetune-video", "--data", str(tmp_path), "--epochs", epochs])
     assert f"--epochs {epochs}: must be at least 1" in line
+
+
+def test_predict_expands_folders_and_skips_what_it_cannot_read(tmp_path, capsys, monkeypatch):
+    import json
+
+    import numpy as np
+    from PIL import Image
+
+    from ftlab.cli import main
+    from ftlab.models import imagenet
+
+    photos = tmp_path / "photos"
+    (photos / "sub").mkdir(parents=True)
+    for name in ("a.png", "b.jpg"):
+        Image.fromarray(np.full((16, 16, 3), 100, np.uint8)).save(photos / name)
+    (photos / "notes.txt").write_text("not an image")
+    (photos / "loop").symlink_to("loop")  # a link to itself
+    classified = []
+
+    def fake_predict(images, top):
+        classified.extend(images)
+        return [[{"name": "x", "probability": 1.0, "index": 0}] for _ in images]
+
+    monkeypatch.setattr(imagenet, "predict_imagenet", fake_predict)
+    argv = ["predict", str(photos), str(photos / "a.png"), str(photos / "loop"), str(photos / "sub"),
+            str(tmp_path / "missing.jpg"), "--json"]
+    assert main(argv) == 0
+    result = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert [p["image"] for p in result["predictions"]] == [str(photos / "a.png"), str(photos / "b.jpg")]
+    reasons = {item["path"]: item["reason"] for item in result["skipped_files"]}
+    assert "symlink loop" in reasons[str(photos / "loop")]
+    assert "not an image" in reasons[str(photos / "notes.txt")]
+    assert "sub-folder" in reasons[str(photos / "sub")]
+    assert "already classified" in reasons[str(photos / "a.png")]
+    assert "no such file" in reasons[str(tmp_path / "missing.jpg")]
+    assert len(classified) == 2
+
+
+def test_evaluate_model_folder_hint_names_a_keras_file(tmp_path, capsys):
+    (tmp_path / "run").mkdir()
+    line = _refused(capsys, ["evaluate", "--model", str(tmp_path / "run"), "--data", str(tmp_path)])
+    assert "is a folder, not a model file" in line and f"{tmp_path / 'run' / 'model.keras'}" in line
+    assert "--out" not in line
