@@ -273,6 +273,15 @@ def _readable(**folders):
     try:
         yield
     except PermissionError as error:
+        from ftlab import settings
+
+        cache_root = settings.cache_dir().resolve() if error.filename else None
+        if cache_root is not None and (Path(error.filename).resolve() == cache_root
+                                       or cache_root in Path(error.filename).resolve().parents):
+            raise DataError(
+                f"FTLAB_CACHE {cache_root} is not writable ({error.filename}): make it writable "
+                f"(chmod -R u+w {cache_root}) or set FTLAB_CACHE to a folder you can write"
+            ) from None
         where = error.filename or next((v for v in folders.values() if v), "the data")
         option = next(
             (

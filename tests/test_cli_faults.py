@@ -95,3 +95,25 @@ def test_evaluate_model_folder_hint_names_a_keras_file(tmp_path, capsys):
     line = _refused(capsys, ["evaluate", "--model", str(tmp_path / "run"), "--data", str(tmp_path)])
     assert "is a folder, not a model file" in line and f"{tmp_path / 'run' / 'model.keras'}" in line
     assert "--out" not in line
+
+
+def test_read_only_cache_is_named_as_ftlab_cache_not_as_unreadable_data(tmp_path, monkeypatch):
+    from pathlib import Path
+
+    from ftlab import settings
+    from ftlab.errors import DataError
+
+    monkeypatch.setenv("FTLAB_CACHE", str(tmp_path / "cache"))
+    entry = settings.cache_dir("images") / ".tmp-x.npz"
+    with pytest.raises(DataError) as info, cli_image._readable(data=str(tmp_path / "photos")):
+        raise PermissionError(13, "Permission denied", str(entry))  # what mkstemp raises in a read-only cache
+    message = str(info.value)
+    assert message.startswith(f"FTLAB_CACHE {(tmp_path / 'cache').resolve()} is not writable")
+    assert "cannot read" not in message and "--data" not in message
+
+    def denied(self, *args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(self))
+
+    monkeypatch.setattr(Path, "mkdir", denied)
+    with pytest.raises(DataError, match=r"FTLAB_CACHE .* is not writable \(cannot create .*features"):
+        settings.cache_dir("features")
