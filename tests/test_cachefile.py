@@ -100,3 +100,31 @@ def test_symlink_loop_class_folder_is_skipped_and_reported(tmp_path):
     assert data.class_counts("all") == {"a": 3, "b": 3}
     reasons = {path.name: reason for path, reason in data.skipped}
     assert "symlink loop" in reasons["loopclass"] and "already used" in reasons["a_again"]
+
+
+def test_unreadable_class_folder_is_named_unreadable(tmp_path, monkeypatch):
+    import pytest
+
+    from ftlab.errors import DataError
+
+    root = _folder(tmp_path / "data", 0)
+    (root / "c").mkdir()
+    for i in range(3):
+        Image.new("RGB", (12, 12), (i * 40, 0, 0)).save(root / "c" / f"{i}.bmp")
+    real_scandir = os.scandir
+    denied = set()
+
+    def scandir(path="."):  # chmod 000 does not stop root, so the denial is injected here
+        if os.fspath(path) in denied:
+            raise PermissionError(13, "Permission denied", os.fspath(path))
+        return real_scandir(path)
+
+    monkeypatch.setattr(os, "scandir", scandir)
+    denied.add(str(root / "c"))
+    data = images.load_image_folder(root, image_size=8, val_split=0.34, cache=False, verbose=False)
+    assert data.class_names == ["a", "b"]
+    reasons = {path: reason for path, reason in data.skipped}
+    assert "class folder is unreadable" in reasons[root / "c"]
+    denied.add(str(root / "b"))
+    with pytest.raises(DataError, match=r"'b', 'c' cannot be read: permission denied"):
+        images.load_image_folder(root, image_size=8, val_split=0.34, cache=False, verbose=False)

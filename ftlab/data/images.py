@@ -292,8 +292,11 @@ def _list_folder(path, what: str = "image folder") -> _Listing:
     candidates: list[tuple[Path, str]] = []
     skipped = [(e, "not inside a class sub-folder") for e in loose]
     class_dirs = _unique_folders(root, class_dirs, skipped)
+    def unreadable(error: OSError) -> None:
+        skipped.append((Path(error.filename), f"unreadable folder ({error.strerror or error}): its images are left out"))
+
     for class_dir in class_dirs:
-        for folder, dirs, names in os.walk(class_dir):
+        for folder, dirs, names in os.walk(class_dir, onerror=unreadable):
             dirs[:] = sorted(d for d in dirs if not _ignored(d))
             for name in sorted(names):
                 if _ignored(name):
@@ -307,7 +310,8 @@ def _list_folder(path, what: str = "image folder") -> _Listing:
     return _Listing(root, [d.name for d in class_dirs], candidates, skipped)
 
 
-def _class_requirements(root: Path, what: str, usable: list[str], empty: list[str], min_classes: int) -> None:
+def _class_requirements(root: Path, what: str, usable: list[str], empty: list[str], min_classes: int,
+                        unreadable: set | frozenset = frozenset()) -> None:
     """Raise the right DataError when too few classes have usable images."""
     exts = ", ".join(sorted(IMAGE_EXTENSIONS))
     if not usable:
@@ -316,7 +320,11 @@ def _class_requirements(root: Path, what: str, usable: list[str], empty: list[st
             f"put image files in {root}/<class name>/"
         )
     if len(usable) < min_classes:
-        also = f" ({', '.join(repr(n) for n in empty)} has no usable images)" if empty else ""
+        cannot_read = [n for n in empty if root / n in unreadable]
+        also = f" ({', '.join(repr(n) for n in empty if n not in cannot_read)} has no usable images)" if (
+            set(empty) - set(cannot_read)) else ""
+        if cannot_read:
+            also += f" ({', '.join(repr(n) for n in cannot_read)} cannot be read: permission denied?)"
         raise DataError(
             f"image classification needs at least two class sub-folders, found only {usable[0]!r} in "
             f"{root}{also}: add a sub-folder of images for every other class"
@@ -381,7 +389,8 @@ def scan_folder(path, check_images: bool = False, min_classes: int = 2, verbose:
     counts = Counter(name for _, name in kept)
     class_names = [name for name in listing.folder_names if counts[name]]
     empty = [name for name in listing.folder_names if not counts[name]]
-    _class_requirements(root, "image folder", class_names, empty, min_classes)
+    unreadable = {path for path, reason in skipped if reason.startswith("unreadable folder")}
+    _class_requirements(root, "image folder", class_names, empty, min_classes, unreadable)
     index = {name: i for i, name in enumerate(class_names)}
     duplicates = [group for group in by_hash.values() if len(group) > 1]
     return FolderScan(
@@ -823,9 +832,14 @@ def load_image_folder(
     counts = Counter(train.labels)
     class_names = [name for name in listing.folder_names if counts[name]]
     empty = [name for name in listing.folder_names if not counts[name]]
-    _class_requirements(root, "image folder", class_names, empty, 2)
+    unreadable = {path for path, reason in train.skipped if reason.startswith("unreadable folder")}
+    _class_requirements(root, "image folder", class_names, empty, 2, unreadable)
     skipped = list(train.skipped)
-    skipped += [(root / name, "class folder has no usable images: class left out") for name in empty]
+    skipped += [
+        (root / name, "class folder is unreadable (permission denied?): class left out"
+         if root / name in unreadable else "class folder has no usable images: class left out")
+        for name in empty
+    ]
     index = {name: i for i, name in enumerate(class_names)}
     y_all = np.array([index[name] for name in train.labels], dtype=np.int32)
 
