@@ -128,3 +128,14 @@ def test_unreadable_class_folder_is_named_unreadable(tmp_path, monkeypatch):
     denied.add(str(root / "b"))
     with pytest.raises(DataError, match=r"'b', 'c' cannot be read: permission denied"):
         images.load_image_folder(root, image_size=8, val_split=0.34, cache=False, verbose=False)
+
+
+def test_class_without_validation_images_is_flagged_not_scored_silently():
+    import pytest
+
+    from ftlab import metrics
+
+    with pytest.warns(UserWarning, match="'rare' have no validation images"):
+        report = metrics.classification_report([0, 0, 1], [0, 0, 1], ["cat", "dog", "rare"])
+    assert report["balanced_accuracy"] == 1.0 and report["unvalidated_classes"] == ["rare"]
+    assert report["per_class_recall"]["rare"] is None
