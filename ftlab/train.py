@@ -265,10 +265,14 @@ def save_model(model, path, config: dict) -> Path:
         raise ModelError(f"{path}: the model file name must end in .keras")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.keras")
-    model.save(tmp)
-    with zipfile.ZipFile(tmp, "a") as archive:
-        archive.writestr(METADATA_ENTRY, json.dumps(config))
-    tmp.replace(path)
+    try:
+        model.save(tmp)
+        with zipfile.ZipFile(tmp, "a") as archive:
+            archive.writestr(METADATA_ENTRY, json.dumps(config))
+        tmp.replace(path)
+    except BaseException:  # an interrupted save (Ctrl-C, full disk) leaves no X.keras.tmp.keras behind
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 

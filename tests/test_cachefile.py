@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from pathlib import Path
 
 import numpy as np
 from PIL import Image
@@ -139,3 +140,22 @@ def test_class_without_validation_images_is_flagged_not_scored_silently():
         report = metrics.classification_report([0, 0, 1], [0, 0, 1], ["cat", "dog", "rare"])
     assert report["balanced_accuracy"] == 1.0 and report["unvalidated_classes"] == ["rare"]
     assert report["per_class_recall"]["rare"] is None
+
+
+def test_interrupted_save_leaves_no_tmp_keras_and_keeps_the_old_model(tmp_path):
+    import pytest
+
+    from ftlab import train
+
+    out = tmp_path / "model.keras"
+    out.write_bytes(b"the previous model")
+
+    class Interrupted:
+        def save(self, path):
+            Path(path).write_bytes(b"half a zip")  # killed half-way through writing
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        train.save_model(Interrupted(), out, {"class_names": ["a", "b"]})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["model.keras"]
+    assert out.read_bytes() == b"the previous model"
