@@ -171,6 +171,40 @@ def _check_backbone(name: str) -> None:
         raise ModelError(f"unknown backbone {name!r}; choose one of: {', '.join(names)}")
 
 
+MAX_SIDE = 1024
+"""Largest ``--size``: the backbones were trained at 224 px and downsample by 32; past 1024 px a
+frozen ImageNet backbone sees no more than noise while memory grows with the square of the side."""
+
+TRAIN_BYTES_PER_PIXEL = 2900
+"""Peak memory of full fine-tuning per input pixel of a batch: 4.6 GB for EfficientNetB0 at
+224 px, batch 32 (DESIGN.md §2) is 4.6e9 / (32 × 224²) ≈ 2865 bytes."""
+
+
+def _physical_memory() -> int:
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return 16 << 30
+
+
+def _check_size_fits(size: int, batch_size: int) -> None:
+    """Refuse a ``--size`` the backbone cannot use or a batch that cannot fit in this machine's memory."""
+    if size > MAX_SIDE:
+        raise DataError(
+            f"--size {size} is too large: ftlab accepts at most {MAX_SIDE} px (the backbones were "
+            f"trained at 224 px and memory grows with size²); pass e.g. --size 224 (the default)"
+        )
+    need = TRAIN_BYTES_PER_PIXEL * batch_size * size * size
+    have = _physical_memory()
+    if need > have:
+        fit_batch = max(1, have // (TRAIN_BYTES_PER_PIXEL * size * size))
+        raise DataError(
+            f"--size {size} with --batch-size {batch_size} needs about {need / 1e9:.1f} GB to fine-tune, "
+            f"more than this machine's {have / 1e9:.1f} GB: pass --batch-size {fit_batch} or a smaller "
+            f"--size (e.g. 224)"
+        )
+
+
 def _check_finetune_numbers(args: argparse.Namespace) -> None:
     """Refuse impossible numbers before any data is read or any model is built."""
     from ftlab.cli import require_at_least
@@ -184,6 +218,7 @@ def _check_finetune_numbers(args: argparse.Namespace) -> None:
         "pass e.g. --size 224 (the default)",
     )
     require_at_least("--batch-size", args.batch_size, 1, "pass e.g. --batch-size 32 (the default)")
+    _check_size_fits(args.size, args.batch_size)
     require_at_least(
         "--epochs", args.epochs, 0, "pass 0 to train the head only, or e.g. --epochs 3 (the default)"
     )
@@ -238,6 +273,15 @@ def _readable(**folders):
     try:
         yield
     except PermissionError as error:
+        from ftlab import settings
+
+        cache_root = settings.cache_dir().resolve() if error.filename else None
+        if cache_root is not None and (Path(error.filename).resolve() == cache_root
+                                       or cache_root in Path(error.filename).resolve().parents):
+            raise DataError(
+                f"FTLAB_CACHE {cache_root} is not writable ({error.filename}): make it writable "
+                f"(chmod -R u+w {cache_root}) or set FTLAB_CACHE to a folder you can write"
+            ) from None
         where = error.filename or next((v for v in folders.values() if v), "the data")
         option = next(
             (
@@ -254,22 +298,74 @@ def _readable(**folders):
         ) from None
 
 
+def _expand_image_arguments(arguments) -> tuple[list[str], list[dict]]:
+    """Files to classify from ``predict``'s arguments: folders give their image files (not their
+    sub-folders); what cannot be used is listed with its reason, and no file is used twice."""
+    from ftlab.data.images import IMAGE_EXTENSIONS
+
+    files, skipped, seen = [], [], set()
+
+    def skip(path, reason):
+        skipped.append({"path": str(path), "reason": reason})
+
+    def add(path):
+        try:
+            real = Path(path).resolve(strict=True)
+        except (OSError, RuntimeError):
+            skip(path, "symlink loop or broken link")
+            return
+        if real in seen:
+            skip(path, f"same file as {real}, already classified")
+            return
+        seen.add(real)
+        files.append(str(path))
+
+    for argument in arguments:
+        path = Path(argument)
+        try:
+            is_dir, is_file = path.is_dir(), path.is_file()
+        except OSError:
+            is_dir = is_file = False
+        if is_file:
+            add(argument)
+        elif is_dir:
+            try:
+                entries = sorted(path.iterdir())
+            except OSError as error:
+                skip(argument, f"cannot list the folder ({error.strerror or error})")
+                continue
+            for entry in entries:
+                if entry.name.startswith("."):
+                    continue
+                if entry.is_dir():
+                    skip(entry, "a sub-folder (pass it as its own argument to classify its images)")
+                elif entry.suffix.lower() not in IMAGE_EXTENSIONS:
+                    skip(entry, f"not an image file (extension {entry.suffix.lower() or 'none'!r})")
+                else:
+                    add(entry)
+        elif path.is_symlink():
+            skip(argument, "symlink loop or broken link")
+        else:
+            skip(argument, "no such file; check the path")
+    return files, skipped
+
+
 def predict_command(args: argparse.Namespace) -> dict:
     from ftlab.cli import require_at_least
     from ftlab.data import images
     from ftlab.models import imagenet
 
     require_at_least("--top", args.top, 1, "pass e.g. --top 5 (the default)")
-    missing = [p for p in args.images if not Path(p).is_file()]
-    if missing:
-        raise DataError(f"{missing[0]}: no such image file; check the path")
+    files, skipped = _expand_image_arguments(args.images)
     # An unreadable image is skipped and reported, never fatal for the others.
-    decoded, skipped = [], []
-    for path in args.images:
+    decoded = []
+    for path in files:
         try:
             decoded.append((str(path), images.decode_image(path)))
         except DataError as error:
             skipped.append({"path": str(path), "reason": getattr(error, "reason", str(error))})
+    if not decoded and not skipped:
+        raise DataError(f"no image files in {', '.join(map(str, args.images))}: pass image files or folders of them")
     if not decoded:
         raise DataError(
             f"{skipped[0]['path']}: {skipped[0]['reason']}; none of the {len(skipped)} file(s) could be "

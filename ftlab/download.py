@@ -19,6 +19,7 @@ What :func:`fetch` promises:
 from __future__ import annotations
 
 import hashlib
+import lzma
 import os
 import re
 import shutil
@@ -28,6 +29,7 @@ import tempfile
 import time
 import urllib.parse
 import zipfile
+import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -292,7 +294,12 @@ def _extract(archive: Path, expected: str) -> Path:
             else:
                 with tarfile.open(archive) as tar:
                     tar.extractall(tmp, filter="data")  # refuses absolute paths, '..', devices
-        except (tarfile.TarError, zipfile.BadZipFile, OSError, ValueError) as error:
+        except EOFError as error:  # a compressed stream that ends early
+            raise DownloadError(
+                f"cannot extract {archive}: the archive is truncated (it ends before its last member); "
+                f"delete the file and fetch it again"
+            ) from error
+        except (tarfile.TarError, zipfile.BadZipFile, OSError, ValueError, zlib.error, lzma.LZMAError) as error:
             raise DownloadError(
                 f"cannot extract {archive}: {_short_reason(error)}; delete the file and fetch it again"
             ) from error

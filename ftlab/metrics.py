@@ -11,6 +11,7 @@ predictions (1-D) or one row of scores/probabilities per sample (2-D, argmax = p
 
 from __future__ import annotations
 
+import warnings
 from typing import NamedTuple
 
 import numpy as np
@@ -337,6 +338,16 @@ def classification_report(y_true, y_pred_or_prob, class_names) -> dict:
         "per_class_recall": {name: (None if np.isnan(r) else float(r)) for name, r in zip(class_names, recall, strict=True)},
         "confusion_matrix": confusion_matrix(y_true, y_pred_or_prob, n).tolist(),
     }
+    unvalidated = [name for name, r in zip(class_names, recall, strict=True) if np.isnan(r)]
+    if unvalidated:
+        # A class absent from y_true is left out of the balanced accuracy: say so, never silently.
+        report["unvalidated_classes"] = unvalidated
+        report["warning"] = (
+            f"class(es) {', '.join(repr(c) for c in unvalidated)} have no validation images, so their "
+            f"recall was never measured and balanced accuracy covers the other classes only: add images "
+            f"of them (at least 2 per class, so one can go to validation)"
+        )
+        warnings.warn(report["warning"], UserWarning, stacklevel=2)
     probs = _as_probabilities(y_pred_or_prob)
     if probs is not None and probs.shape[1] == n:
         auc = roc_auc_per_class(y_true, probs, n)

@@ -104,7 +104,15 @@ def cache_dir(*parts: str) -> Path:
     """The ftlab cache folder (``FTLAB_CACHE`` or ``~/.cache/ftlab``), created if missing."""
     root = Path(os.environ.get("FTLAB_CACHE") or Path.home() / ".cache" / "ftlab")
     path = root.joinpath(*parts)
-    path.mkdir(parents=True, exist_ok=True)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except PermissionError as error:
+        from ftlab.errors import DataError
+
+        raise DataError(
+            f"FTLAB_CACHE {root} is not writable (cannot create {path}): make it writable "
+            f"(chmod -R u+w {root}) or set FTLAB_CACHE to a folder you can write"
+        ) from error
     return path
 
 

@@ -265,10 +265,14 @@ def save_model(model, path, config: dict) -> Path:
         raise ModelError(f"{path}: the model file name must end in .keras")
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.keras")
-    model.save(tmp)
-    with zipfile.ZipFile(tmp, "a") as archive:
-        archive.writestr(METADATA_ENTRY, json.dumps(config))
-    tmp.replace(path)
+    try:
+        model.save(tmp)
+        with zipfile.ZipFile(tmp, "a") as archive:
+            archive.writestr(METADATA_ENTRY, json.dumps(config))
+        tmp.replace(path)
+    except BaseException:  # an interrupted save (Ctrl-C, full disk) leaves no X.keras.tmp.keras behind
+        tmp.unlink(missing_ok=True)
+        raise
     return path
 
 
@@ -294,8 +298,13 @@ def load_model(path):
     from ftlab.models import backbones
 
     path = Path(path)
+    if path.is_dir():
+        inside = sorted(path.glob("*.keras"))
+        example = inside[0] if inside else path / "model.keras"
+        raise ModelError(f"{path} is a folder, not a model file: pass a .keras file, e.g. {example}")
     if not path.is_file():
-        raise ModelError(f"{path}: no such model file; train one with `ftlab finetune --out {path}`")
+        out = path if path.suffix == ".keras" else path.with_suffix(".keras")
+        raise ModelError(f"{path}: no such model file; train one with `ftlab finetune --out {out}`")
     try:
         with zipfile.ZipFile(path) as archive:
             entries = archive.namelist()

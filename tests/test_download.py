@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import socket
 import tarfile
 import threading
@@ -257,3 +258,18 @@ def test_404_reason_is_short_and_named(server):
     with pytest.raises(DownloadError) as info:
         download.fetch(f"{server.url}/nope.bin", PAYLOAD_SHA)
     assert f"tried {server.url}/nope.bin (HTTP 404" in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["cut.tar.gz", "cut.zip"])
+def test_extract_truncated_archive_names_the_file(server, name):
+    if name.endswith(".zip"):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as zipped:
+            zipped.writestr("big.bin", os.urandom(50_000))
+        whole = buffer.getvalue()
+    else:
+        whole = _tar_gz({"big.bin": os.urandom(50_000)})
+    archive = whole[: len(whole) // 2]  # cut in the middle of the compressed stream
+    server.files[name] = archive
+    with pytest.raises(DownloadError, match=r"cannot extract .*cut\.(tar\.gz|zip): .*fetch it again"):
+        download.fetch(f"{server.url}/{name}", hashlib.sha256(archive).hexdigest(), extract=True)

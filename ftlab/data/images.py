@@ -41,6 +41,7 @@ import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ftlab import settings
+from ftlab.cachefile import load_cached
 from ftlab.errors import DataError
 
 MIN_SIDE = 8
@@ -52,7 +53,7 @@ IMAGE_EXTENSIONS = frozenset(
 """File name extensions treated as images (case-insensitive); other files are skipped."""
 
 _IGNORED_NAMES = frozenset({"__MACOSX", "__pycache__", "Thumbs.db", "desktop.ini"})
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2
 _PROGRESS_MIN_FILES = 100
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
@@ -253,6 +254,28 @@ def _resolve_folder(path, what: str) -> Path:
     return root
 
 
+def _unique_folders(root: Path, class_dirs: list[Path], skipped: list) -> list[Path]:
+    """Drop class folders that are symlinks back into the tree or to a folder already listed.
+
+    A symlink to ``.`` (or to a folder above it, or to another class) would relabel another class's
+    images; real folders win over symlinks to them, and each dropped folder is reported in ``skipped``.
+    """
+    real_root = root.resolve()
+    seen: dict[Path, Path] = {}
+    dropped = set()
+    for class_dir in sorted(class_dirs, key=lambda d: (d.is_symlink(), d.name)):
+        real = class_dir.resolve()
+        if real == real_root or real in real_root.parents:
+            skipped.append((class_dir, f"symlink loop: it points back to {real}; skipped, not used as a class"))
+            dropped.add(class_dir)
+        elif real in seen:
+            skipped.append((class_dir, f"symlink to the class folder {seen[real]}, already used; skipped"))
+            dropped.add(class_dir)
+        else:
+            seen[real] = class_dir
+    return [d for d in class_dirs if d not in dropped]
+
+
 def _list_folder(path, what: str = "image folder") -> _Listing:
     """Find class sub-folders and image files (by extension); no decoding."""
     root = _resolve_folder(path, what)
@@ -268,8 +291,12 @@ def _list_folder(path, what: str = "image folder") -> _Listing:
         )
     candidates: list[tuple[Path, str]] = []
     skipped = [(e, "not inside a class sub-folder") for e in loose]
+    class_dirs = _unique_folders(root, class_dirs, skipped)
+    def unreadable(error: OSError) -> None:
+        skipped.append((Path(error.filename), f"unreadable folder ({error.strerror or error}): its images are left out"))
+
     for class_dir in class_dirs:
-        for folder, dirs, names in os.walk(class_dir):
+        for folder, dirs, names in os.walk(class_dir, onerror=unreadable):
             dirs[:] = sorted(d for d in dirs if not _ignored(d))
             for name in sorted(names):
                 if _ignored(name):
@@ -283,7 +310,8 @@ def _list_folder(path, what: str = "image folder") -> _Listing:
     return _Listing(root, [d.name for d in class_dirs], candidates, skipped)
 
 
-def _class_requirements(root: Path, what: str, usable: list[str], empty: list[str], min_classes: int) -> None:
+def _class_requirements(root: Path, what: str, usable: list[str], empty: list[str], min_classes: int,
+                        unreadable: set | frozenset = frozenset()) -> None:
     """Raise the right DataError when too few classes have usable images."""
     exts = ", ".join(sorted(IMAGE_EXTENSIONS))
     if not usable:
@@ -292,7 +320,11 @@ def _class_requirements(root: Path, what: str, usable: list[str], empty: list[st
             f"put image files in {root}/<class name>/"
         )
     if len(usable) < min_classes:
-        also = f" ({', '.join(repr(n) for n in empty)} has no usable images)" if empty else ""
+        cannot_read = [n for n in empty if root / n in unreadable]
+        also = f" ({', '.join(repr(n) for n in empty if n not in cannot_read)} has no usable images)" if (
+            set(empty) - set(cannot_read)) else ""
+        if cannot_read:
+            also += f" ({', '.join(repr(n) for n in cannot_read)} cannot be read: permission denied?)"
         raise DataError(
             f"image classification needs at least two class sub-folders, found only {usable[0]!r} in "
             f"{root}{also}: add a sub-folder of images for every other class"
@@ -357,7 +389,8 @@ def scan_folder(path, check_images: bool = False, min_classes: int = 2, verbose:
     counts = Counter(name for _, name in kept)
     class_names = [name for name in listing.folder_names if counts[name]]
     empty = [name for name in listing.folder_names if not counts[name]]
-    _class_requirements(root, "image folder", class_names, empty, min_classes)
+    unreadable = {path for path, reason in skipped if reason.startswith("unreadable folder")}
+    _class_requirements(root, "image folder", class_names, empty, min_classes, unreadable)
     index = {name: i for i, name in enumerate(class_names)}
     duplicates = [group for group in by_hash.values() if len(group) > 1]
     return FolderScan(
@@ -456,37 +489,51 @@ def _select(candidates, max_per_class: int | None, seed: int):
     return [c for i, c in enumerate(candidates) if i in keep]
 
 
+def _quick_hash(file: Path, stat) -> str:
+    """A cheap content hash: size plus the first and last 64 KiB (the whole file when smaller)."""
+    digest = hashlib.blake2b(digest_size=12)
+    digest.update(str(stat.st_size).encode())
+    with open(file, "rb") as handle:
+        digest.update(handle.read(1 << 16))
+        if stat.st_size > 1 << 17:
+            handle.seek(-(1 << 16), os.SEEK_END)
+            digest.update(handle.read())
+    return digest.hexdigest()
+
+
 def _cache_key(root: Path, candidates, image_size: int) -> str:
+    """Key of a folder's decoded images: absolute paths, sizes, mtimes and a cheap content hash.
+
+    The absolute path keeps two folders with equal names, sizes and times apart; the content hash
+    catches a file rewritten with the same size and time.
+    """
     entries = []
     for file, _ in candidates:
+        absolute = str(file.absolute())
         try:
             stat = file.stat()
-            entries.append([file.relative_to(root).as_posix(), stat.st_size, stat.st_mtime_ns])
+            entries.append([absolute, stat.st_size, stat.st_mtime_ns, _quick_hash(file, stat)])
         except OSError:
-            entries.append([file.relative_to(root).as_posix(), -1, -1])
-    blob = json.dumps([_CACHE_VERSION, image_size, sorted(entries)], separators=(",", ":"))
+            entries.append([absolute, -1, -1, ""])
+    blob = json.dumps([_CACHE_VERSION, str(root.absolute()), image_size, sorted(entries)], separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
 def _read_cache(path: Path, root: Path) -> _Decoded | None:
-    try:
-        with np.load(path, allow_pickle=False) as npz:
-            x = npz["x"]
-            return _Decoded(
-                x=x,
-                labels=npz["labels"].tolist(),
-                paths=[root / p for p in npz["paths"].tolist()],
-                hashes=npz["hashes"].tolist(),
-                skipped=[
-                    (root / p, r)
-                    for p, r in zip(
-                        npz["skipped_paths"].tolist(), npz["skipped_reasons"].tolist(), strict=True
-                    )
-                ],
-                cached=True,
-            )
-    except (OSError, KeyError, ValueError, EOFError):
-        return None  # unreadable cache file: decode again and overwrite it
+    def read(npz):
+        return _Decoded(
+            x=npz["x"],
+            labels=npz["labels"].tolist(),
+            paths=[root / p for p in npz["paths"].tolist()],
+            hashes=npz["hashes"].tolist(),
+            skipped=[
+                (root / p, r)
+                for p, r in zip(npz["skipped_paths"].tolist(), npz["skipped_reasons"].tolist(), strict=True)
+            ],
+            cached=True,
+        )
+
+    return load_cached(path, read, "image cache file")
 
 
 def _write_cache(path: Path, decoded: _Decoded, root: Path) -> None:
@@ -785,9 +832,14 @@ def load_image_folder(
     counts = Counter(train.labels)
     class_names = [name for name in listing.folder_names if counts[name]]
     empty = [name for name in listing.folder_names if not counts[name]]
-    _class_requirements(root, "image folder", class_names, empty, 2)
+    unreadable = {path for path, reason in train.skipped if reason.startswith("unreadable folder")}
+    _class_requirements(root, "image folder", class_names, empty, 2, unreadable)
     skipped = list(train.skipped)
-    skipped += [(root / name, "class folder has no usable images: class left out") for name in empty]
+    skipped += [
+        (root / name, "class folder is unreadable (permission denied?): class left out"
+         if root / name in unreadable else "class folder has no usable images: class left out")
+        for name in empty
+    ]
     index = {name: i for i, name in enumerate(class_names)}
     y_all = np.array([index[name] for name in train.labels], dtype=np.int32)
 

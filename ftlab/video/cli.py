@@ -52,6 +52,8 @@ def finetune_video_command(args) -> dict:
     started = time.perf_counter()
     if args.frames < 2:
         raise DataError(f"--frames {args.frames}: a clip needs at least 2 frames to show motion")
+    if args.epochs is not None and args.epochs < 1:
+        raise DataError(f"--epochs {args.epochs}: must be at least 1; pass e.g. --epochs 10, or leave it out for the method's default")
     if args.size < 32:
         raise DataError(f"--size {args.size}: use at least 32 pixels (96–224 work well; 112 is the default)")
     from ftlab.video import reader

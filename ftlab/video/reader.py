@@ -24,6 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from ftlab import settings
+from ftlab.cachefile import load_cached
 from ftlab.errors import DataError
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".gif", ".mov", ".mkv", ".webm", ".m4v")
@@ -225,14 +226,12 @@ def _save_cache(path: Path, data: VideoClips) -> None:
 
 
 def _load_cache(path: Path) -> VideoClips | None:
-    try:
-        with np.load(path) as archive:
-            meta = json.loads(str(archive["meta"]))
-            return VideoClips(archive["clips"], archive["labels"], meta["class_names"], meta["paths"],
-                              [tuple(s) for s in meta["skipped"]])
-    except (OSError, ValueError, KeyError):
-        path.unlink(missing_ok=True)
-        return None
+    def read(archive):
+        meta = json.loads(str(archive["meta"]))
+        return VideoClips(archive["clips"], archive["labels"], meta["class_names"], meta["paths"],
+                          [tuple(s) for s in meta["skipped"]])
+
+    return load_cached(path, read, "video cache file")
 
 
 def load_video_folder(root, num_frames: int = 8, size: int = 112, min_frames: int | None = None,
