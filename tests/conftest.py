@@ -6,17 +6,17 @@ os.environ.setdefault("FTLAB_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-def pytest_addoption(parser):
-    parser.addoption("--run-slow", action="store_true", default=False, help="also run tests marked slow")
+# Whole-system tests (a real browser, `make lab`, Binder's files, the course runner, every solutions
+# notebook's build) are marked slow: `make unit` leaves them out for a fast developer loop, and
+# `make test` (CI) runs them all. Nothing is skipped: a slow test is either selected or deselected.
+SLOW_MODULES = {"test_browser", "test_makefile", "test_binder", "test_run_course", "test_solutions"}
 
 
 def pytest_collection_modifyitems(config, items):
-    if config.getoption("--run-slow"):
-        return
-    skip_slow = pytest.mark.skip(reason="slow: run with --run-slow")
     for item in items:
-        if "slow" in item.keywords:
-            item.add_marker(skip_slow)
+        module = getattr(item, "module", None)
+        if module is not None and module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(autouse=True)
