@@ -155,7 +155,7 @@ def test_estimates_grow_with_what_trains_and_are_labelled(model):
     assert estimates[0].cached_seconds_per_epoch is not None and estimates[0].cached_seconds_per_epoch < seconds[0]
     assert estimates[1].cached_seconds_per_epoch is None
     panel.top_k.value = 0
-    assert "estimate from DESIGN" in panel.time_readout.value and "cached features" in panel.time_readout.value
+    assert "estimate scaled to this model" in panel.time_readout.value and "cached features" in panel.time_readout.value
     assert "estimate fitted" in panel.memory_readout.value
     assert "s per epoch" in panel.time_readout.value and "GB peak memory" in panel.memory_readout.value
 

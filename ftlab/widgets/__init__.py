@@ -1,6 +1,10 @@
-"""See what freezing does: a freeze panel and a live training view (ipywidgets 8, matplotlib).
+"""See what freezing does: the network map, a freeze panel and a live training view.
 
-Introduced in lesson 01.
+Introduced in lesson 00 (the map) and lesson 01.
+
+:class:`NetworkMap` (an anywidget, :mod:`ftlab.widgets.network_map`) draws the backbone as a
+strip of blocks to click; :class:`FreezePanel` below is its ipywidgets fallback for front ends
+where custom widgets are off.
 
 :class:`FreezePanel` shows one checkbox per stage (or block) of a backbone, a slider
 "unfreeze top k", a "BatchNorm stays frozen" switch, and live read-outs of the trainable
@@ -50,7 +54,7 @@ DESIGN_ANCHORS = {
     "seconds_per_mac": (1 / 78) / _B0_MACS_224,  # inference: 78 images/s
     "backward_ratio": ((1 / 12.5) - (1 / 78)) / (1 / 78),  # full fine-tune 12.5 images/s → backward ≈ 5.2 × forward
     "cached_head_images_per_second": 21_000.0,
-    "basis": "estimate from DESIGN §2 figures (EfficientNet-B0 on 2 CPU cores), scaled to this model",
+    "basis": "estimate scaled to this model from EfficientNet-B0 measured on 2 CPU cores (TensorFlow 2.21)",
 }
 # Peak-RSS formula (MB), fitted to the measurements listed in the module docstring.
 _MEM_BASE_MB = 820.0
@@ -642,4 +646,8 @@ _LIVE_DOC = """Loss and accuracy curves drawn as each epoch ends: a Keras callba
 def __getattr__(name: str):
     if name == "LiveTrainingView":
         return _live_training_view_class()
+    if name == "NetworkMap":  # anywidget is imported only when the map is asked for
+        from ftlab.widgets.network_map import NetworkMap
+
+        return NetworkMap
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
