@@ -86,3 +86,57 @@ def test_corpus_smaller_than_one_window_warns(tmp_path):
     assert proc.returncode == 0, proc.stderr
     assert "warning" in proc.stderr and "less than one training window" in proc.stderr
     assert last_json(proc.stdout)["warnings"]
+
+
+@pytest.mark.parametrize("extra, fragment", [
+    (["--sequence-length", "0"], "--sequence-length must be between 2 and 4,096 (got 0)"),
+    (["--sequence-length", "-4"], "--sequence-length must be between 2"),
+    (["--sequence-length", "100000"], "between 2 and 4,096 (got 100000)"),
+    (["--max-eval-windows", "0"], "--max-eval-windows must be between 1"),
+    (["--batch-size", "0"], "--batch-size must be between 1 and 1,024 (got 0)"),
+    (["--learning-rate", "nan"], "--learning-rate must be a number above 0"),
+    (["--learning-rate=-1e-3"], "--learning-rate must be a number above 0"),
+    (["--learning-rate", "inf"], "--learning-rate must be a number above 0"),
+    (["--out", "{tmp}"], "is a folder"),
+    (["--out", "{tmp}/contracts/contract_0.txt/model.keras"], "is a file, not a folder"),
+])
+def test_numbers_and_out_are_checked_before_any_work(contracts, tmp_path, capsys, monkeypatch, extra, fragment):
+    """Each bad value is one line and exit 2 at once: nothing is loaded, trained or lost."""
+    from ftlab import cli
+    from ftlab.text import model
+
+    def no_loading(name):
+        raise AssertionError("a model was loaded before the options were checked")
+
+    monkeypatch.setattr(model, "load_lm", no_loading)
+
+    args = [a.replace("{tmp}", str(tmp_path)) for a in extra]
+    code = cli.main(["finetune-text", "--corpus", str(contracts), *args])
+    err = capsys.readouterr().err
+    assert code == 2 and fragment in err and len(err.strip().splitlines()) == 1, err
+
+
+@pytest.mark.parametrize("encoding", ["utf-8-sig", "utf-16", "utf-16-be", "utf-32"])
+def test_text_files_with_a_byte_order_mark_are_decoded(tmp_path, encoding):
+    from ftlab.text import corpora
+
+    text = "Licence: the Software is provided “as is”, without warranty.\n"
+    data = text.encode(encoding)
+    if encoding == "utf-16-be":
+        data = b"\xfe\xff" + data  # Python writes no BOM for the explicit-endian codec
+    (tmp_path / "licence.txt").write_bytes(data)
+    corpus = corpora.load_text_corpus(tmp_path)
+    assert corpus.texts == [text] and not corpus.replaced and not corpus.not_text
+
+
+def test_text_that_is_not_text_is_flagged(tmp_path, capsys):
+    from ftlab.text import cli as text_cli
+
+    (tmp_path / "notes.txt").write_text("Plain English notes about the contract.\n" * 4)
+    # UTF-16 without a byte-order mark: read as UTF-8 it is letters with NULs between them
+    (tmp_path / "export.txt").write_bytes("The Licensee shall pay.".encode("utf-16-le"))
+    (tmp_path / "image.txt").write_bytes(bytes(range(256)) * 4)
+    corpus = text_cli._load_corpus(str(tmp_path), "--corpus")
+    assert sorted(corpus.not_text) == ["export.txt", "image.txt"]
+    err = capsys.readouterr().err
+    assert "2 file(s) do not look like text" in err and "export.txt" in err and "UTF-8" in err

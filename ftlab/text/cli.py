@@ -10,11 +10,12 @@ Examples::
 
 from __future__ import annotations
 
+import math
 import sys
 import time
 import warnings
 
-from ftlab.errors import DataError
+from ftlab.errors import DataError, ModelError
 
 
 def register(subparsers) -> None:
@@ -80,16 +81,41 @@ def _load_corpus(path: str, role: str):
               f"replacement characters (U+FFFD): {shown}")
     if corpus.skipped:
         _warn(f"{role} {path}: {len(corpus.skipped)} empty file(s) skipped")
+    if corpus.not_text:
+        shown = ", ".join(corpus.not_text[:5]) + (" …" if len(corpus.not_text) > 5 else "")
+        _warn(f"{role} {path}: {len(corpus.not_text)} file(s) do not look like text (many NUL or control "
+              f"characters: a binary file, or UTF-16/32 saved without a byte-order mark): {shown}; "
+              "re-save them as UTF-8 or leave them out")
     return corpus
 
 
-def finetune_text_command(args) -> dict:
-    if args.steps < 1:
-        raise DataError(f"--steps must be at least 1 (got {args.steps})")
+# Bounds of finetune-text's numbers: past these a run fails deep inside TensorFlow, or never ends.
+MAX_SEQUENCE_LENGTH = 4096
+MAX_BATCH_SIZE = 1024
+MAX_EVAL_WINDOWS = 100_000
+
+
+def _check_text_numbers(args) -> None:
+    """Refuse numbers that cannot work, with the limit in the message, before loading anything."""
+    checks = [("--steps", args.steps, 1, None), ("--batch-size", args.batch_size, 1, MAX_BATCH_SIZE),
+              ("--sequence-length", args.sequence_length, 2, MAX_SEQUENCE_LENGTH),
+              ("--max-eval-windows", args.max_eval_windows, 1, MAX_EVAL_WINDOWS)]
+    for flag, value, low, high in checks:
+        if value < low or (high is not None and value > high):
+            bound = f"between {low} and {high:,}" if high is not None else f"at least {low}"
+            raise DataError(f"{flag} must be {bound} (got {value})")
+    rate = args.learning_rate
+    if not (math.isfinite(rate) and 0 < rate <= 1):
+        raise DataError(f"--learning-rate must be a number above 0 and at most 1, e.g. 1e-3 (got {rate})")
     if args.lora is not None and args.lora < 1:
         raise DataError(f"--lora must be a rank ≥ 1 (got {args.lora})")
-    if args.out and not args.out.endswith(".keras"):
-        raise DataError(f"--out {args.out}: the model file name must end in .keras")
+
+
+def finetune_text_command(args) -> dict:
+    from ftlab.cli_image import _check_out
+
+    _check_text_numbers(args)
+    _check_out(args.out)
     from ftlab.text import corpora
 
     corpus = _load_corpus(args.corpus, "--corpus")
@@ -109,6 +135,9 @@ def finetune_text_command(args) -> dict:
 
     _say(args, f"corpus: {train_corpus.summary()}\nheld out: {val_corpus.summary()}\nloading model {args.model} …")
     lm = text_model.load_lm(args.model)
+    if args.sequence_length > text_model.max_length_of(lm):
+        raise DataError(f"--sequence-length {args.sequence_length} is longer than model {args.model} can read "
+                        f"({text_model.max_length_of(lm)} tokens): use at most that")
     general_val = corpora.general_split()[1]
     window, limit = args.sequence_length, args.max_eval_windows
 
@@ -133,6 +162,9 @@ def finetune_text_command(args) -> dict:
             _warn(str(warning.message))
     after, general_after = ppl(val_corpus), ppl(general_val)
     seconds = time.perf_counter() - start
+    if not all(math.isfinite(v) for v in (after, general_after)):
+        raise ModelError(f"training diverged (held-out perplexity {after}): lower --learning-rate (now "
+                         f"{args.learning_rate:g}); nothing was saved")
     output = {
         "model": args.model,
         "lora_rank": args.lora,

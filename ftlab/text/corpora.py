@@ -74,6 +74,7 @@ class Corpus:
         documents: the texts.
         replaced: files that were not valid UTF-8 and were decoded with U+FFFD replacements.
         skipped: files left out because they were empty.
+        not_text: files that do not look like text (see :func:`looks_like_text`), kept but flagged.
         duplicates: texts dropped because an identical one (up to copyright lines, case and
             spacing) was already in the corpus.
     """
@@ -83,6 +84,7 @@ class Corpus:
     replaced: list[str] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     duplicates: int = 0
+    not_text: list[str] = field(default_factory=list)
 
     def __len__(self) -> int:
         return len(self.documents)
@@ -100,7 +102,7 @@ class Corpus:
 
     def subset(self, documents, name: str | None = None) -> Corpus:
         """A corpus with some of these documents (reading notes are kept)."""
-        return Corpus(name or self.name, list(documents), self.replaced, self.skipped, self.duplicates)
+        return Corpus(name or self.name, list(documents), self.replaced, self.skipped, self.duplicates, self.not_text)
 
     def summary(self) -> str:
         """One line: documents, characters, and any decoding/dedup notes.
@@ -119,8 +121,16 @@ class Corpus:
         return ", ".join(parts)
 
 
+# Byte-order marks, longest first: the UTF-32 LE mark begins with the UTF-16 LE one.
+_BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xef\xbb\xbf", "utf-8"),
+         (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
+
+
 def decode_text(data: bytes) -> tuple[str, bool]:
-    """Decode bytes as UTF-8, replacing invalid sequences with U+FFFD.
+    """Decode a text file's bytes: by its byte-order mark if it has one, else as UTF-8.
+
+    UTF-8, UTF-16 and UTF-32 files with a BOM (what Windows editors write) decode to the same
+    text; anything invalid becomes U+FFFD.
 
     Returns:
         ``(text, replaced)`` where ``replaced`` says whether anything was invalid.
@@ -128,13 +138,34 @@ def decode_text(data: bytes) -> tuple[str, bool]:
     Example:
         >>> decode_text(b"caf\\xe9")
         ('caf�', True)
+        >>> decode_text("café".encode("utf-16"))
+        ('café', False)
     """
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
+    encoding = "utf-8"
+    for bom, name in _BOMS:
+        if data.startswith(bom):
+            data, encoding = data[len(bom):], name
+            break
     try:
-        return data.decode("utf-8"), False
+        return data.decode(encoding), False
     except UnicodeDecodeError:
-        return data.decode("utf-8", errors="replace"), True
+        return data.decode(encoding, errors="replace"), True
+
+
+_CONTROL = {chr(c) for c in range(32)} - set("\t\n\r\f\v") | {"\x7f"}
+
+
+def looks_like_text(text: str, max_control_share: float = 0.01) -> bool:
+    """False when over 1 % of the characters are NUL or other control characters: a binary file,
+    or text in an encoding without a BOM (UTF-16 read as UTF-8 puts a NUL between letters).
+
+    Example:
+        >>> looks_like_text("Permission is hereby granted"), looks_like_text("P\\x00e\\x00r\\x00")
+        (True, False)
+    """
+    if not text:
+        return True
+    return sum(ch in _CONTROL for ch in text) <= max_control_share * len(text)
 
 
 def _dedup_key(text: str) -> str:
@@ -291,7 +322,7 @@ def load_text_corpus(path, pattern: str = "*.txt") -> Corpus:
     files = [root] if root.is_file() else sorted(p for p in root.rglob(pattern) if p.is_file())
     if not files:
         raise DataError(f"{root} holds no {pattern} files: put your texts there as UTF-8 .txt files")
-    documents, replaced, skipped = [], [], []
+    documents, replaced, skipped, not_text = [], [], [], []
     for file in files:
         try:
             text, was_replaced = _read_file(file)
@@ -303,11 +334,13 @@ def load_text_corpus(path, pattern: str = "*.txt") -> Corpus:
             continue
         if was_replaced:
             replaced.append(name)
+        if not looks_like_text(text):
+            not_text.append(name)
         documents.append(Document(name, text))
     kept, dropped = deduplicate(documents, key=lambda t: hashlib.sha256(t.encode()).hexdigest())
     if not kept:
         raise DataError(f"{root}: the corpus is empty ({len(skipped)} empty files): add text to the .txt files")
-    return Corpus(str(root), kept, replaced=replaced, skipped=skipped, duplicates=dropped)
+    return Corpus(str(root), kept, replaced=replaced, skipped=skipped, duplicates=dropped, not_text=not_text)
 
 
 def billsum_corpus(max_documents: int | None = 1000) -> Corpus:
