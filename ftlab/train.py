@@ -142,7 +142,8 @@ def finetune(
         learning_rate, finetune_learning_rate: Adam learning rates of the two phases.
         augment: random flips/shifts/zoom during phase 2.
         checkpoint_dir: where phase 2 keeps a backup each epoch, so an interrupted run resumes
-            where it stopped when called again with the same folder (``BackupAndRestore``).
+            where it stopped when called again with the same folder and the same data and settings
+            (:class:`ftlab.backup.SafeBackup`: atomic, checksummed, keyed, locked).
         progress: an optional Keras callback (the CLI's progress bar).
 
     Returns:
@@ -216,7 +217,13 @@ def finetune(
             *callbacks_extra,
         ]
         if checkpoint_dir is not None:
-            callbacks.insert(0, keras.callbacks.BackupAndRestore(str(checkpoint_dir)))
+            from ftlab.backup import SafeBackup, backup_key
+
+            key = backup_key([x_train, y_train, x_val, y_val], classes=list(class_names),
+                             backbone=backbone if isinstance(backbone, str) else base.name, image_size=int(image_size),
+                             unfreeze=unfreeze, epochs=finetune_epochs, learning_rate=finetune_learning_rate,
+                             batch_size=batch_size, augment=augment, class_weight=weights)
+            callbacks.insert(0, SafeBackup(checkpoint_dir, key))
         tune_history = model.fit(
             image_dataset(x_train, y_train, batch_size, shuffle=True),
             validation_data=image_dataset(x_val, y_val, batch_size),

@@ -181,3 +181,14 @@ def test_subset_keeps_labels_and_paths(tmp_path):
     data = reader.load_video_folder(make_folder(tmp_path / "a"), num_frames=4, size=16)
     part = data.subset([0, 5])
     assert len(part) == 2 and part.labels.tolist() == [0, 1] and part.paths == [data.paths[0], data.paths[5]]
+
+
+def test_a_class_folder_that_is_a_symlink_loop_is_skipped_and_reported(tmp_path):
+    root = make_folder(tmp_path / "actions")
+    (root / "loopclass").symlink_to(".")  # `ln -s . actions/loopclass`: would relabel every clip
+    (root / "wave_again").symlink_to("wave")  # a second name for a class
+    data = reader.load_video_folder(root, num_frames=8, size=16, cache=False)
+    assert data.class_names == ["jump", "wave"] and data.counts() == {"jump": 3, "wave": 3}
+    skipped = dict(data.skipped)
+    assert "symlink loop" in skipped[str(root / "loopclass")]
+    assert "already used" in skipped[str(root / "wave_again")]

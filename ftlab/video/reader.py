@@ -186,12 +186,22 @@ class VideoClips:
                 f"{len(self.skipped)} skipped)")
 
 
-def list_clip_files(root) -> tuple[list[str], list[tuple[Path, int]]]:
-    """Class names (sorted sub-folders) and ``(file, class index)`` for every visible file."""
+def list_clip_files(root, skipped: list | None = None) -> tuple[list[str], list[tuple[Path, int]]]:
+    """Class names (sorted sub-folders) and ``(file, class index)`` for every visible file.
+
+    A class folder that is a symlink back into the tree (``ln -s . clips/loop``) or a second link to
+    another class is left out and reported in ``skipped`` (as ``(path, reason)``), never used as a class.
+    """
+    from ftlab.data.images import _unique_folders
+
     root = Path(root)
     if not root.is_dir():
         raise DataError(f"{root}: no such folder; pass a folder with one sub-folder of clips per class")
     class_dirs = sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+    dropped: list = []
+    class_dirs = _unique_folders(root, class_dirs, dropped)
+    if skipped is not None:
+        skipped.extend((str(path), reason) for path, reason in dropped)
     if not class_dirs:
         raise DataError(f"{root}: no class sub-folders; put each class's clips in their own "
                         f"sub-folder, e.g. {root}/walk_left/clip1.mp4")
@@ -265,7 +275,8 @@ def load_video_folder(root, num_frames: int = 8, size: int = 112, min_frames: in
         ((58, 8, 112, 112, 3), [('actions/grow/bad.mp4', 'corrupt or unreadable ...')])
     """
     root = Path(root)
-    found_names, files = list_clip_files(root)
+    not_classes: list = []
+    found_names, files = list_clip_files(root, skipped=not_classes)
     if class_names is not None:
         unknown = sorted(set(found_names) - set(class_names))
         if unknown:
@@ -275,7 +286,11 @@ def load_video_folder(root, num_frames: int = 8, size: int = 112, min_frames: in
         found_names = list(class_names)
     if not files:
         raise DataError(f"{root}: the class sub-folders hold no files; add {'/'.join(VIDEO_EXTENSIONS)} clips")
-    return load_clip_files(files, found_names, num_frames, size, min_frames, cache, verbose, where=str(root))
+    data = load_clip_files(files, found_names, num_frames, size, min_frames, cache, verbose, where=str(root))
+    if not_classes:
+        data.skipped = [*not_classes, *data.skipped]
+        _report(not_classes, verbose)
+    return data
 
 
 def load_clip_files(files, class_names, num_frames: int = 8, size: int = 112, min_frames: int | None = None,
