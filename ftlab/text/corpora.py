@@ -141,15 +141,18 @@ def decode_text(data: bytes) -> tuple[str, bool]:
         >>> decode_text("café".encode("utf-16"))
         ('café', False)
     """
-    encoding = "utf-8"
     for bom, name in _BOMS:
         if data.startswith(bom):
-            data, encoding = data[len(bom):], name
-            break
+            try:
+                return data[len(bom):].decode(name), False
+            except UnicodeDecodeError:
+                break  # not really that encoding (odd bytes after the mark): read it as UTF-8 below
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
     try:
-        return data.decode(encoding), False
+        return data.decode("utf-8"), False
     except UnicodeDecodeError:
-        return data.decode(encoding, errors="replace"), True
+        return data.decode("utf-8", errors="replace"), True
 
 
 _CONTROL = {chr(c) for c in range(32)} - set("\t\n\r\f\v") | {"\x7f"}
