@@ -153,3 +153,21 @@ def jupyter_landing_page(arguments, env, tmp_path, probe_paths=()):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=10)
+
+
+@pytest.fixture
+def refused_before_work(monkeypatch):
+    """Fail the test if a CLI command gets as far as reading images or clips, loading a language
+    model, or training."""
+    from ftlab import train
+    from ftlab.data import images
+    from ftlab.text import model
+    from ftlab.video import reader
+
+    def reached(*args, **kwargs):
+        raise AssertionError("the bad option should have been refused before reading data or training")
+
+    monkeypatch.setattr(images, "load_image_folder", reached)
+    monkeypatch.setattr(reader, "load_video_folder", reached)
+    monkeypatch.setattr(train, "finetune", reached)
+    monkeypatch.setattr(model, "load_lm", reached)

@@ -157,19 +157,6 @@ def _one_error_line(err: str) -> str:
     return lines[0]
 
 
-@pytest.fixture
-def no_training(monkeypatch):
-    """Fail the test if a command gets as far as reading images or training."""
-    from ftlab import train
-    from ftlab.data import images
-
-    def reached(*args, **kwargs):
-        raise AssertionError("the bad option should have been refused before reading data or training")
-
-    monkeypatch.setattr(images, "load_image_folder", reached)
-    monkeypatch.setattr(train, "finetune", reached)
-
-
 @pytest.mark.parametrize(
     "extra, message",
     [
@@ -189,7 +176,7 @@ def no_training(monkeypatch):
     ],
 )
 def test_bad_finetune_options_are_refused_before_training(
-    extra, message, tmp_path, photo_folder, capsys, no_training
+    extra, message, tmp_path, photo_folder, capsys, refused_before_work
 ):
     from ftlab.cli import main
 
@@ -203,7 +190,7 @@ def test_bad_finetune_options_are_refused_before_training(
 
 
 def test_out_in_a_folder_that_is_not_writable_is_refused_before_training(
-    tmp_path, photo_folder, capsys, monkeypatch, no_training
+    tmp_path, photo_folder, capsys, monkeypatch, refused_before_work
 ):
     import os
 

@@ -16,25 +16,13 @@ def _refused(capsys, argv):
     return lines[0]
 
 
-@pytest.fixture
-def no_reading(monkeypatch):
-    from ftlab.data import images
-    from ftlab.video import reader
-
-    def reached(*args, **kwargs):
-        raise AssertionError("the bad option should have been refused before reading data")
-
-    monkeypatch.setattr(images, "load_image_folder", reached)
-    monkeypatch.setattr(reader, "load_video_folder", reached)
-
-
 @pytest.mark.parametrize("size", ["3000", "100000"])
-def test_size_beyond_the_backbone_is_refused_with_the_limit(size, tmp_path, capsys, no_reading):
+def test_size_beyond_the_backbone_is_refused_with_the_limit(size, tmp_path, capsys, refused_before_work):
     line = _refused(capsys, ["finetune", "--data", str(tmp_path), "--size", size])
     assert f"--size {size} is too large" in line and f"at most {cli_image.MAX_SIDE} px" in line
 
 
-def test_size_whose_batch_cannot_fit_in_memory_names_a_batch_that_does(tmp_path, capsys, no_reading, monkeypatch):
+def test_size_whose_batch_cannot_fit_in_memory_names_a_batch_that_does(tmp_path, capsys, refused_before_work, monkeypatch):
     monkeypatch.setattr(cli_image, "_physical_memory", lambda: 2 << 30)  # a 2 GB machine (Binder)
     line = _refused(capsys, ["finetune", "--data", str(tmp_path), "--size", "512", "--batch-size", "32"])
     need = cli_image.TRAIN_BYTES_PER_PIXEL * 32 * 512 * 512 / 1e9
@@ -49,7 +37,7 @@ def test_default_size_and_batch_fit_a_16_gb_machine(monkeypatch):
 
 
 @pytest.mark.parametrize("epochs", ["-1", "0"])
-def test_finetune_video_refuses_epochs_below_one(epochs, tmp_path, capsys, no_reading):
+def test_finetune_video_refuses_epochs_below_one(epochs, tmp_path, capsys, refused_before_work):
     line = _refused(capsys, ["finetune-video", "--data", str(tmp_path), "--epochs", epochs])
     assert f"--epochs {epochs}: must be at least 1" in line
 

@@ -100,15 +100,10 @@ def test_corpus_smaller_than_one_window_warns(tmp_path):
     (["--out", "{tmp}"], "is a folder"),
     (["--out", "{tmp}/contracts/contract_0.txt/model.keras"], "is a file, not a folder"),
 ])
-def test_numbers_and_out_are_checked_before_any_work(contracts, tmp_path, capsys, monkeypatch, extra, fragment):
+def test_numbers_and_out_are_checked_before_any_work(contracts, tmp_path, capsys, refused_before_work, extra,
+                                                     fragment):
     """Each bad value is one line and exit 2 at once: nothing is loaded, trained or lost."""
     from ftlab import cli
-    from ftlab.text import model
-
-    def no_loading(name):
-        raise AssertionError("a model was loaded before the options were checked")
-
-    monkeypatch.setattr(model, "load_lm", no_loading)
 
     args = [a.replace("{tmp}", str(tmp_path)) for a in extra]
     code = cli.main(["finetune-text", "--corpus", str(contracts), *args])
