@@ -25,6 +25,12 @@ def _isolated_cache(tmp_path_factory, monkeypatch):
     monkeypatch.setenv("FTLAB_CACHE", str(tmp_path_factory.mktemp("ftlab-cache")))
 
 
+@pytest.fixture(scope="session")
+def smollm2_cache(tmp_path_factory):
+    """One FTLAB_CACHE for the whole session holding SmolLM2's converted weights (converted once, ~20 s)."""
+    return tmp_path_factory.mktemp("smollm2-cache")
+
+
 @pytest.fixture(autouse=True)
 def _answers_not_required():
     """``ftlab.checks.require_answers()`` is global: a test that switches it on never leaks it."""

@@ -36,12 +36,13 @@ def contracts(tmp_path):
 
 def test_finetune_text_then_generate(contracts, tmp_path):
     out = tmp_path / "legal.keras"
-    proc = run_cli("finetune-text", "--corpus", contracts, "--lora", "2", "--steps", "2", "--batch-size", "4",
+    proc = run_cli("finetune-text", "--model", "tiny", "--corpus", contracts, "--lora", "2", "--steps", "2",
+                   "--batch-size", "4",
                    "--max-eval-windows", "8", "--out", out, "--json")
     assert proc.returncode == 0, proc.stderr
     result = last_json(proc.stdout)
     for key in ("perplexity_before", "perplexity_after", "general_perplexity_before", "general_perplexity_after",
-                "trainable_params", "seconds"):
+                "bits_per_byte_before", "bits_per_byte_after", "trainable_params", "seconds"):
         assert isinstance(result[key], (int, float)) and result[key] > 0, key
     assert result["trainable_params"] < result["total_params"] / 10
     assert result["train_documents"] + result["val_documents"] == 5 and result["replaced_files"] == 1
@@ -57,7 +58,8 @@ def test_finetune_text_then_generate(contracts, tmp_path):
 
 
 def test_generate_plain_output_with_the_bundled_model():
-    proc = run_cli("generate", "--prompt", "Permission is", "--max-length", "40", "--top-k", "5", "--top-p", "0.9")
+    proc = run_cli("generate", "--model", "tiny", "--prompt", "Permission is", "--max-length", "40", "--top-k", "5",
+                   "--top-p", "0.9")
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("Permission is")
 
@@ -81,7 +83,7 @@ def test_bad_input_is_one_line_and_exit_2(tmp_path, make_args, fragment):
 def test_corpus_smaller_than_one_window_warns(tmp_path):
     (tmp_path / "train.txt").write_text("Short clause.")
     (tmp_path / "val.txt").write_text("Another short clause.")
-    proc = run_cli("finetune-text", "--corpus", tmp_path / "train.txt", "--val", tmp_path / "val.txt",
+    proc = run_cli("finetune-text", "--model", "tiny", "--corpus", tmp_path / "train.txt", "--val", tmp_path / "val.txt",
                    "--steps", "1", "--batch-size", "2", "--max-eval-windows", "4", "--json")
     assert proc.returncode == 0, proc.stderr
     assert "warning" in proc.stderr and "less than one training window" in proc.stderr

@@ -20,9 +20,9 @@ REFERENCE_LOGITS = np.array([
 ])
 
 
-@pytest.fixture(scope="module")
-def model_cache(tmp_path_factory):
-    return tmp_path_factory.mktemp("smollm2-cache")
+@pytest.fixture
+def model_cache(smollm2_cache):
+    return smollm2_cache
 
 
 @pytest.fixture

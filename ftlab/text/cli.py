@@ -23,20 +23,25 @@ def register(subparsers) -> None:
 
     f = subparsers.add_parser(
         "finetune-text", help="fine-tune a language model on a folder or file of .txt (full or LoRA)",
-        description="Fine-tune the bundled tiny byte-level GPT (or GPT-2 base online) on your .txt files and "
-                    "report perplexity on held-out documents before and after, and on general English "
-                    "(how much it forgot).")
+        description="Fine-tune SmolLM2-135M (installed with the course; LoRA rank 4 by default), the tiny "
+                    "byte-level GPT, or GPT-2 base (online) on your .txt files, and report perplexity and bits "
+                    "per byte on held-out documents before and after, on general English (how much it "
+                    "forgot), and a sample of what the model writes before and after.")
     f.add_argument("--corpus", required=True, metavar="PATH", help="a .txt file or a folder of .txt files (UTF-8)")
     f.add_argument("--val", metavar="PATH",
                    help="held-out .txt file or folder (default: hold out 10%% of --corpus documents)")
-    f.add_argument("--model", default="tiny", metavar="NAME",
-                   help="tiny (bundled, offline), gpt2_base_en (online), or a .keras file (default tiny)")
+    f.add_argument("--model", default="smollm2", metavar="NAME",
+                   help="smollm2 (SmolLM2-135M, installed with the course), tiny (bundled 0.86 M byte-level "
+                        "GPT), gpt2_base_en (online), or a .keras file (default smollm2)")
     f.add_argument("--lora", type=int, default=None, metavar="RANK",
-                   help="train rank-RANK LoRA adapters instead of all weights")
+                   help="train rank-RANK LoRA adapters instead of all weights; 0 trains all weights "
+                        "(default: 4 for smollm2 and gpt2_base_en, 0 for tiny)")
     f.add_argument("--steps", type=int, default=200, metavar="N", help="optimizer steps (default 200)")
-    f.add_argument("--batch-size", type=int, default=16, metavar="N", help="windows per step (default 16)")
+    f.add_argument("--batch-size", type=int, default=None, metavar="N",
+                   help="windows per step (default 16 for tiny, 4 otherwise)")
     f.add_argument("--sequence-length", type=int, default=128, metavar="N", help="tokens per window (default 128)")
-    f.add_argument("--learning-rate", type=float, default=1e-3, metavar="LR", help="peak learning rate (default 1e-3)")
+    f.add_argument("--learning-rate", type=float, default=None, metavar="LR",
+                   help="peak learning rate (default 1e-3 for tiny, 2e-3 for LoRA, 1e-4 for all weights)")
     f.add_argument("--max-eval-windows", type=int, default=256, metavar="N",
                    help="evaluate perplexity on at most N windows per corpus (default 256)")
     f.add_argument("--seed", type=int, default=42, help="random seed (default 42)")
@@ -48,11 +53,12 @@ def register(subparsers) -> None:
         "generate", help="continue a prompt with a language model",
         description="Continue a prompt. Temperature 0 is greedy (deterministic); otherwise tokens are sampled, "
                     "optionally among the top-k most likely or the top-p nucleus.")
-    g.add_argument("--model", default="tiny", metavar="FILE",
-                   help="a .keras file from `ftlab finetune-text --out`, tiny, or gpt2_base_en (default tiny)")
+    g.add_argument("--model", default="smollm2", metavar="FILE",
+                   help="a .keras file from `ftlab finetune-text --out`, smollm2, tiny, or gpt2_base_en "
+                        "(default smollm2)")
     g.add_argument("--prompt", required=True, metavar="TEXT", help="the text to continue")
-    g.add_argument("--max-length", type=int, default=128, metavar="N",
-                   help="total length in tokens, prompt included (bytes for the tiny model; default 128)")
+    g.add_argument("--max-length", type=int, default=64, metavar="N",
+                   help="total length in tokens, prompt included (bytes for the tiny model; default 64)")
     g.add_argument("--temperature", type=float, default=1.0, metavar="T", help="0 = greedy (default 1.0)")
     g.add_argument("--top-k", type=int, default=None, metavar="K", help="sample among the K most likely tokens")
     g.add_argument("--top-p", type=float, default=None, metavar="P", help="sample from the top-P probability mass")
@@ -95,8 +101,20 @@ MAX_BATCH_SIZE = 1024
 MAX_EVAL_WINDOWS = 100_000
 
 
+def _resolve_defaults(args) -> None:
+    """Fill the defaults that depend on the model: SmolLM2 and GPT-2 train LoRA adapters at batch 4."""
+    tiny = args.model == "tiny"
+    if args.lora is None:
+        args.lora = 0 if tiny else 4
+    if args.batch_size is None:
+        args.batch_size = 16 if tiny else 4
+    if args.learning_rate is None:
+        args.learning_rate = 1e-3 if tiny else (2e-3 if args.lora else 1e-4)
+
+
 def _check_text_numbers(args) -> None:
     """Refuse numbers that cannot work, with the limit in the message, before loading anything."""
+    _resolve_defaults(args)
     checks = [("--steps", args.steps, 1, None), ("--batch-size", args.batch_size, 1, MAX_BATCH_SIZE),
               ("--sequence-length", args.sequence_length, 2, MAX_SEQUENCE_LENGTH),
               ("--max-eval-windows", args.max_eval_windows, 1, MAX_EVAL_WINDOWS)]
@@ -107,8 +125,23 @@ def _check_text_numbers(args) -> None:
     rate = args.learning_rate
     if not (math.isfinite(rate) and 0 < rate <= 1):
         raise DataError(f"--learning-rate must be a number above 0 and at most 1, e.g. 1e-3 (got {rate})")
-    if args.lora is not None and args.lora < 1:
-        raise DataError(f"--lora must be a rank ≥ 1 (got {args.lora})")
+    if args.lora < 0:
+        raise DataError(f"--lora must be a rank ≥ 1, or 0 to train all weights (got {args.lora})")
+
+
+#: Tokens of the greedy ``sample`` finetune-text writes before and after training.
+SAMPLE_TOKENS = 24
+
+
+def _sample_prompt(corpus) -> str:
+    """The first words (up to 60 characters, whole words) of the first held-out document."""
+    text = " ".join(corpus.texts[0].split()) if corpus.texts else ""
+    words, prompt = text.split(" "), ""
+    for word in words:
+        if prompt and len(prompt) + 1 + len(word) > 60:
+            break
+        prompt = f"{prompt} {word}".strip()
+    return prompt[:60] or "The"
 
 
 def finetune_text_command(args) -> dict:
@@ -130,22 +163,33 @@ def finetune_text_command(args) -> dict:
     from ftlab.settings import seed_everything
 
     seed_everything(args.seed)
+    from ftlab.text import generate, train
     from ftlab.text import model as text_model
-    from ftlab.text import train
 
     _say(args, f"corpus: {train_corpus.summary()}\nheld out: {val_corpus.summary()}\nloading model {args.model} …")
-    lm = text_model.load_lm(args.model)
+    # LoRA adapters are float32 whatever the model's dtype, so SmolLM2's frozen weights can be
+    # bfloat16 (half the memory, and faster on CPUs with bfloat16 instructions). Training all
+    # weights needs float32: Adam's small steps vanish when added to bfloat16 weights.
+    dtype = "bfloat16" if args.lora and args.model == "smollm2" else None
+    lm = text_model.load_lm(args.model, dtype=dtype)
     if args.sequence_length > text_model.max_length_of(lm):
         raise DataError(f"--sequence-length {args.sequence_length} is longer than model {args.model} can read "
                         f"({text_model.max_length_of(lm)} tokens): use at most that")
     general_val = corpora.general_split()[1]
     window, limit = args.sequence_length, args.max_eval_windows
 
-    def ppl(data):
-        return train.perplexity(lm, data, sequence_length=window, max_windows=limit)
+    def scores(data):
+        return train.scores(lm, data, sequence_length=window, max_windows=limit)
 
-    before, general_before = ppl(val_corpus), ppl(general_val)
-    _say(args, f"perplexity before: held-out {before:.2f}, general English {general_before:.2f}")
+    prompt = _sample_prompt(val_corpus)
+
+    def sample():
+        return generate.generate(lm, prompt, max_length=len(train.encode_text(text_model.tokenizer_of(lm), prompt))
+                                 + 1 + SAMPLE_TOKENS, temperature=0)
+
+    before, general_before, sample_before = scores(val_corpus), scores(general_val), sample()
+    _say(args, f"before: held-out perplexity {before['perplexity']:.2f} ({before['bits_per_byte']:.2f} bits per "
+               f"byte), general English {general_before['perplexity']:.2f}\nsample before: {sample_before!r}")
 
     def report(step, loss, val_ppl):
         _say(args, f"step {step}/{args.steps}: loss {loss:.3f}, held-out perplexity {val_ppl:.2f}")
@@ -154,27 +198,38 @@ def finetune_text_command(args) -> dict:
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", train.SmallCorpusWarning)
         result = train.fine_tune(lm, train_corpus, val_corpus, steps=args.steps, batch_size=args.batch_size,
-                                 sequence_length=window, learning_rate=args.learning_rate, lora_rank=args.lora,
+                                 sequence_length=window, learning_rate=args.learning_rate,
+                                 lora_rank=args.lora or None,
                                  records=min(10, args.steps), max_val_windows=min(64, limit), seed=args.seed,
                                  on_record=report)
     for warning in caught:
         if issubclass(warning.category, train.SmallCorpusWarning):
             _warn(str(warning.message))
-    after, general_after = ppl(val_corpus), ppl(general_val)
+    after, general_after = scores(val_corpus), scores(general_val)
     seconds = time.perf_counter() - start
-    if not all(math.isfinite(v) for v in (after, general_after)):
-        raise ModelError(f"training diverged (held-out perplexity {after}): lower --learning-rate (now "
-                         f"{args.learning_rate:g}); nothing was saved")
+    if not all(math.isfinite(v) for v in (*after.values(), *general_after.values())):
+        raise ModelError(f"training diverged (held-out perplexity {after['perplexity']}): lower --learning-rate "
+                         f"(now {args.learning_rate:g}); nothing was saved")
     output = {
         "model": args.model,
-        "lora_rank": args.lora,
+        "dtype": dtype or "float32",
+        "lora_rank": args.lora or None,
+        "learning_rate": args.learning_rate,
+        "batch_size": args.batch_size,
         "steps": result.steps,
         "train_documents": len(train_corpus),
         "val_documents": len(val_corpus),
-        "perplexity_before": before,
-        "perplexity_after": after,
-        "general_perplexity_before": general_before,
-        "general_perplexity_after": general_after,
+        "perplexity_before": before["perplexity"],
+        "perplexity_after": after["perplexity"],
+        "bits_per_byte_before": before["bits_per_byte"],
+        "bits_per_byte_after": after["bits_per_byte"],
+        "general_perplexity_before": general_before["perplexity"],
+        "general_perplexity_after": general_after["perplexity"],
+        "general_bits_per_byte_before": general_before["bits_per_byte"],
+        "general_bits_per_byte_after": general_after["bits_per_byte"],
+        "sample_prompt": prompt,
+        "sample_before": sample_before,
+        "sample": sample(),
         "trainable_params": result.trainable_params,
         "total_params": result.total_params,
         "seconds": seconds,

@@ -389,18 +389,29 @@ def read_billsum(folder, max_documents: int | None = None) -> Corpus:
     return Corpus("BillSum US Congressional bills", documents)
 
 
-def legal_corpus(offline: bool | None = None, max_documents: int | None = 1000) -> Corpus:
+def legal_corpus(offline: bool | None = None, max_documents: int | None = 1000, fallback: bool = True) -> Corpus:
     """The lesson's legal corpus: installed license texts offline, BillSum online.
 
     Args:
         offline: force a mode (default: ``ftlab.settings.is_offline()``).
         max_documents: online only, how many bills to keep.
+        fallback: online, when BillSum cannot be fetched, say so in one line and use the
+            installed license texts instead of raising (as lessons 01, 02 and 04 do).
     """
+    from ftlab.errors import DownloadError, OfflineError
     from ftlab.settings import is_offline
 
     if offline is None:
         offline = is_offline()
-    return license_corpus() if offline else billsum_corpus(max_documents)
+    if offline:
+        return license_corpus()
+    try:
+        return billsum_corpus(max_documents)
+    except (DownloadError, OfflineError, DataError) as error:
+        if not fallback:
+            raise
+        print(f"BillSum unavailable ({str(error).splitlines()[0]}); using the installed license texts instead")
+        return license_corpus()
 
 
 def split_key(text: str) -> str:

@@ -119,6 +119,16 @@ def _check_strategy(temperature, top_k, top_p) -> None:
         raise DataError(f"top-p must be in (0, 1] (got {top_p}); 1 switches it off")
 
 
+def forbidden_ids(tokenizer) -> set[int]:
+    """Token ids generation never samples: every special token except the end token.
+
+    The byte model's pad and start bytes, SmolLM2's ``<|endoftext|>`` and ``<|im_start|>``.
+    GPT-2's only special token is its end token, so nothing is forbidden there: its pad id 0 is
+    the ordinary token ``!``.
+    """
+    return {int(i) for i in tokenizer.special_token_ids} - {int(tokenizer.end_token_id)}
+
+
 _STEP_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
@@ -139,9 +149,12 @@ def _step_function(lm):
 
 
 def _empty_cache(lm, batch: int, length: int):
-    # GPT2CausalLM's cache layout (keras_hub/src/models/gpt2/gpt2_causal_lm.py, `_build_cache`).
+    # The cache layout of KerasHub's causal LMs (``_build_cache`` in gpt2_causal_lm.py and
+    # llama_causal_lm.py): GPT-2 caches every head, Llama 3 only its key/value heads.
     backbone = lm.backbone
-    shape = [batch, backbone.num_layers, 2, length, backbone.num_heads, backbone.hidden_dim // backbone.num_heads]
+    heads = getattr(backbone, "num_heads", None) or backbone.num_query_heads
+    kv_heads = getattr(backbone, "num_key_value_heads", None) or heads
+    shape = [batch, backbone.num_layers, 2, length, kv_heads, backbone.hidden_dim // heads]
     return tf.zeros(shape, dtype=lm.compute_dtype)
 
 
@@ -191,7 +204,7 @@ def generate_batch(lm, prompt: str, strategies: list[dict], max_length: int = 12
     batch = len(strategies)
     token_ids = np.full((batch, max_length), tokenizer.pad_token_id, np.int32)
     token_ids[:, :len(ids)] = ids
-    forbidden = {tokenizer.pad_token_id, tokenizer.start_token_id} - {tokenizer.end_token_id}
+    forbidden = forbidden_ids(tokenizer)
     step = _step_function(lm)
     # One generator per row, all with the same seed: a row's text does not depend on the others,
     # so generate(..., seed=s) gives exactly the matching column of side_by_side(..., seed=s).

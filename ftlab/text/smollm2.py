@@ -191,6 +191,24 @@ def _tokenizer_cache(tokens, merges, path: Path) -> None:
     os.replace(tmp, path)
 
 
+def _convert(source: Path, source_sha: str, weights: Path, record: Path, vocab_file: Path) -> None:
+    """Dequantise the GGUF file into a float32 backbone and write the cache (always float32)."""
+    import gc
+
+    tensors, tokens, merges = read_gguf(source)
+    lm = build_causal_lm(build_tokenizer(tokens, merges), 16)
+    mapped = keras_weights(tensors)
+    del tensors
+    for variable in lm.backbone.weights:
+        variable.assign(mapped.pop(variable.path).astype(variable.dtype))
+    if mapped:
+        raise ModelError(f"SmolLM2 conversion left weights unused: {sorted(mapped)[:3]}")
+    _tokenizer_cache(tokens, merges, vocab_file)
+    _write_cache(lm.backbone, weights, record, source_sha)
+    del lm, mapped
+    gc.collect()
+
+
 def load_smollm2(sequence_length: int = 256, dtype=None, verbose: bool = True):
     """SmolLM2-135M-Instruct as a KerasHub ``Llama3CausalLM``, converted once and then cached.
 
@@ -212,25 +230,17 @@ def load_smollm2(sequence_length: int = 256, dtype=None, verbose: bool = True):
     weights, record = _cache_files()
     vocab_file = weights.with_name("smollm2-tokenizer.json")
     start = time.perf_counter()
-    if _valid_cache(weights, record, source_sha) and vocab_file.is_file():
-        vocab = json.loads(vocab_file.read_text())
-        lm = build_causal_lm(build_tokenizer(vocab["tokens"], vocab["merges"]), sequence_length, dtype)
-        lm.backbone.load_weights(weights)
-        how = f"from the cache {weights}"
-    else:
+    converted = False
+    if not (_valid_cache(weights, record, source_sha) and vocab_file.is_file()):
         if weights.exists() or record.exists():
             print(f"cached SmolLM2 weights {weights} are missing, damaged or stale: converting again")
-        tensors, tokens, merges = read_gguf(source)
-        lm = build_causal_lm(build_tokenizer(tokens, merges), sequence_length, dtype)
-        mapped = keras_weights(tensors)
-        del tensors
-        for variable in lm.backbone.weights:
-            variable.assign(mapped.pop(variable.path).astype(variable.dtype))
-        if mapped:
-            raise ModelError(f"SmolLM2 conversion left weights unused: {sorted(mapped)[:3]}")
-        _tokenizer_cache(tokens, merges, vocab_file)
-        _write_cache(lm.backbone, weights, record, source_sha)
-        how = f"converted from {source.name} (cached in {weights.parent})"
+        _convert(source, source_sha, weights, record, vocab_file)
+        converted = True
+    vocab = json.loads(vocab_file.read_text())
+    lm = build_causal_lm(build_tokenizer(vocab["tokens"], vocab["merges"]), sequence_length, dtype)
+    lm.backbone.load_weights(weights)  # float32 on disk, cast to ``dtype`` on loading
+    how = (f"converted from {source.name} (cached in {weights.parent})" if converted
+           else f"from the cache {weights}")
     if verbose:
         print(f"SmolLM2-135M-Instruct {how} in {time.perf_counter() - start:.0f} s")
     return lm

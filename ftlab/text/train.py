@@ -176,15 +176,16 @@ def _nll_function(lm):
     return summed_nll
 
 
-def mean_nll(lm, data, sequence_length: int = DEFAULT_SEQUENCE_LENGTH, batch_size: int | None = None,
-             max_windows: int | None = None) -> float:
-    """Mean negative log-likelihood per token (nats) of ``data`` under ``lm``; see :func:`perplexity`."""
+def _windows_of(lm, data, sequence_length, max_windows) -> dict:
     if isinstance(data, dict):
-        windows = data
-    else:
-        tokenizer = tokenizer_of(lm)
-        stream = data if isinstance(data, np.ndarray) else encode_stream(tokenizer, data)
-        windows = eval_windows(stream, sequence_length, max_windows, pad_id=tokenizer.pad_token_id)
+        return data
+    tokenizer = tokenizer_of(lm)
+    stream = data if isinstance(data, np.ndarray) else encode_stream(tokenizer, data)
+    return eval_windows(stream, sequence_length, max_windows, pad_id=tokenizer.pad_token_id)
+
+
+def _summed_nll(lm, windows: dict, batch_size: int | None = None) -> tuple[float, float]:
+    """(summed NLL in nats, number of predicted tokens) over evaluation windows."""
     if batch_size is None:
         # Keep one batch of logits around 32 MB: 32 windows for bytes, 1 for GPT-2's 50,257 tokens.
         per_window = windows["token_ids"].shape[1] * int(lm.backbone.vocabulary_size)
@@ -204,7 +205,63 @@ def mean_nll(lm, data, sequence_length: int = DEFAULT_SEQUENCE_LENGTH, batch_siz
         s, c = fn(*batch)
         total += float(s)
         count += float(c)
+    return total, count
+
+
+def mean_nll(lm, data, sequence_length: int = DEFAULT_SEQUENCE_LENGTH, batch_size: int | None = None,
+             max_windows: int | None = None) -> float:
+    """Mean negative log-likelihood per token (nats) of ``data`` under ``lm``; see :func:`perplexity`."""
+    total, count = _summed_nll(lm, _windows_of(lm, data, sequence_length, max_windows), batch_size)
     return total / count
+
+
+_BYTE_LENGTHS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def token_byte_lengths(tokenizer) -> np.ndarray:
+    """How many bytes of UTF-8 text each token id stands for (0 for special tokens).
+
+    One for every byte of the byte-level tokenizer. Byte-level BPE (GPT-2, SmolLM2) writes each
+    byte of a token as one character of its vocabulary entry (GPT-2's ``bytes_to_unicode``
+    table), so a token's byte count is the length of its entry.
+
+    Example:
+        >>> token_byte_lengths(ByteLevelTokenizer())[[65, 254]].tolist()
+        [1, 0]
+    """
+    cached = _BYTE_LENGTHS.get(tokenizer)
+    if cached is not None:
+        return cached
+    if isinstance(tokenizer, ByteLevelTokenizer):
+        lengths = np.ones(256, np.int32)
+    else:
+        lengths = np.array([len(token) for token in tokenizer.get_vocabulary()], np.int32)
+    lengths[[int(i) for i in tokenizer.special_token_ids]] = 0
+    _BYTE_LENGTHS[tokenizer] = lengths
+    return lengths
+
+
+def bits_per_byte(lm, data, sequence_length: int = DEFAULT_SEQUENCE_LENGTH, batch_size: int | None = None,
+                  max_windows: int | None = None) -> float:
+    """Bits the model needs per byte of text: a score that compares across tokenizers.
+
+    Perplexity is per *token*, and a GPT-2 token is about four bytes while a byte model's token is
+    one, so their perplexities cannot be compared. Dividing the summed NLL of the evaluated tokens
+    by the number of bytes those tokens spell (and by ln 2, nats → bits) can: 8 bits per byte is a
+    model that knows nothing about UTF-8 text, lower is better. Same arguments as
+    :func:`perplexity`.
+
+    Example:
+        >>> bits_per_byte(ftlab.text.model.load_tiny_lm(), "The Software is provided as is.")  # doctest: +SKIP
+        2.4
+    """
+    windows = _windows_of(lm, data, sequence_length, max_windows)
+    total, _ = _summed_nll(lm, windows, batch_size)
+    lengths = token_byte_lengths(tokenizer_of(lm))
+    n_bytes = float((lengths[windows["targets"]] * windows["weights"]).sum())
+    if n_bytes <= 0:
+        raise DataError("the text has no bytes to score (only special tokens)")
+    return total / math.log(2) / n_bytes
 
 
 def perplexity(lm, data, sequence_length: int = DEFAULT_SEQUENCE_LENGTH, batch_size: int | None = None,
@@ -227,6 +284,16 @@ def perplexity(lm, data, sequence_length: int = DEFAULT_SEQUENCE_LENGTH, batch_s
         5.1
     """
     return math.exp(mean_nll(lm, data, sequence_length, batch_size, max_windows))
+
+
+def scores(lm, data, sequence_length: int = DEFAULT_SEQUENCE_LENGTH, batch_size: int | None = None,
+           max_windows: int | None = None) -> dict:
+    """``{"perplexity", "bits_per_byte"}`` of ``data`` from one pass over it (see both functions)."""
+    windows = _windows_of(lm, data, sequence_length, max_windows)
+    total, count = _summed_nll(lm, windows, batch_size)
+    lengths = token_byte_lengths(tokenizer_of(lm))
+    n_bytes = float((lengths[windows["targets"]] * windows["weights"]).sum())
+    return {"perplexity": math.exp(total / count), "bits_per_byte": total / math.log(2) / max(n_bytes, 1.0)}
 
 
 class PeakRSS:
