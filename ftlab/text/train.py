@@ -166,9 +166,13 @@ def _nll_function(lm):
     if cached is not None and cached[0] == key:
         return cached[1]
 
+    # The function holds the model weakly: a strong reference from the cache's value to its key
+    # would keep every model (and its traced graphs) alive for the life of the process.
+    model_ref = weakref.ref(lm)
+
     @tf.function(reduce_retracing=True, autograph=False)
     def summed_nll(token_ids, padding_mask, targets, weights):
-        logits = lm({"token_ids": token_ids, "padding_mask": padding_mask}, training=False)
+        logits = model_ref()({"token_ids": token_ids, "padding_mask": padding_mask}, training=False)
         nll = tf.nn.sparse_softmax_cross_entropy_with_logits(labels=targets, logits=tf.cast(logits, tf.float32))
         return tf.reduce_sum(nll * weights), tf.reduce_sum(weights)
 
