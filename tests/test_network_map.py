@@ -62,6 +62,17 @@ def test_apply_never_compiles(classifier):
     assert classifier.optimizer is optimizer and "compile again" in network_map.status
 
 
+def test_status_says_when_the_map_differs_from_the_model(classifier):
+    network_map = widgets.NetworkMap(classifier, variable="classifier")
+    network_map.select_top(1)
+    network_map.apply()
+    applied = freeze.count_params(classifier)[0]
+    network_map.select_top(3)
+    assert network_map.status.startswith(f"changed since Apply: the model still trains {applied:,} parameters")
+    network_map.select_top(1)  # back to what the model has
+    assert network_map.status.startswith(f"applied: {applied:,} trainable parameters")
+
+
 def test_language_model_lora_and_full_per_layer():
     from ftlab.text import model as text_model
 
