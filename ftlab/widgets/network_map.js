@@ -1,26 +1,45 @@
 // ftlab network map: a plain ES module for anywidget (no build step).
 // The Python side owns the state; this file draws it and sends clicks back.
 
-const MIN_BLOCK_PX = 10;
+const MIN_BLOCK_PX = 12;
+const MIN_STAGE_PX = 50; // room for a legible stage name ("stage1") under the smallest stages
 const GAP_PX = 2;
+const CHAR_PX = 6.5; // 10 px system-ui, generous: a label is drawn only where it fits whole
 
-function widths(params, available) {
-  // Width proportional to parameters, at least MIN_BLOCK_PX (water-filling over two passes).
-  const n = params.length;
-  let fixed = new Array(n).fill(false);
-  let out = new Array(n).fill(MIN_BLOCK_PX);
-  for (let pass = 0; pass < 4; pass++) {
-    const room = available - fixed.reduce((s, f) => s + (f ? MIN_BLOCK_PX : 0), 0);
-    const total = params.reduce((s, p, i) => s + (fixed[i] ? 0 : Math.max(p, 0)), 0) || 1;
+function waterfill(weights, minimums, available) {
+  // Widths proportional to weights, none below its minimum: pin the ones that fall short, share the rest.
+  const n = weights.length;
+  const fixed = new Array(n).fill(false);
+  const out = minimums.slice();
+  for (let pass = 0; pass <= n; pass++) {
+    const room = available - minimums.reduce((s, m, i) => s + (fixed[i] ? m : 0), 0);
+    const total = weights.reduce((s, w, i) => s + (fixed[i] ? 0 : Math.max(w, 0)), 0) || 1;
     let changed = false;
-    params.forEach((p, i) => {
+    weights.forEach((w, i) => {
       if (fixed[i]) return;
-      const w = (Math.max(p, 0) / total) * room;
-      if (w < MIN_BLOCK_PX) { fixed[i] = true; changed = true; out[i] = MIN_BLOCK_PX; } else { out[i] = w; }
+      const x = (Math.max(w, 0) / total) * room;
+      if (x < minimums[i]) { fixed[i] = true; changed = true; out[i] = minimums[i]; } else { out[i] = x; }
     });
     if (!changed) break;
   }
   return out;
+}
+
+function layout(stages, paramsOf, available) {
+  // Two levels: stages share the strip by parameters (each wide enough for its name), then each
+  // stage's blocks share the stage by parameters. Returns {block name: px} and {stage name: px}.
+  const stageParams = stages.map((s) => s.blocks.reduce((t, b) => t + paramsOf[b], 0));
+  const stageMin = stages.map((s) => Math.max(MIN_STAGE_PX, s.blocks.length * (MIN_BLOCK_PX + GAP_PX) - GAP_PX));
+  const stageW = waterfill(stageParams, stageMin, available - GAP_PX * (stages.length - 1));
+  const blockW = {};
+  const stageOf = {};
+  stages.forEach((s, i) => {
+    stageOf[s.name] = stageW[i];
+    const inner = waterfill(s.blocks.map((b) => paramsOf[b]), s.blocks.map(() => MIN_BLOCK_PX),
+      stageW[i] - GAP_PX * (s.blocks.length - 1));
+    s.blocks.forEach((b, j) => { blockW[b] = inner[j]; });
+  });
+  return { blockW, stageOf };
 }
 
 function el(tag, cls, text) {
@@ -32,16 +51,37 @@ function el(tag, cls, text) {
 
 function fmt(n) { return Number(n).toLocaleString("en-US"); }
 
-function sparkline(values, color, dashed) {
-  if (!values || values.length === 0) return "";
-  const w = 220, h = 60, lo = Math.min(...values), hi = Math.max(...values);
-  const span = hi - lo || 1;
-  const pts = values.map((v, i) => {
-    const x = values.length === 1 ? w / 2 : (i / (values.length - 1)) * (w - 8) + 4;
-    const y = h - 4 - ((v - lo) / span) * (h - 8);
-    return `${x.toFixed(1)},${y.toFixed(1)}`;
-  }).join(" ");
-  return `<polyline fill="none" stroke="${color}" stroke-width="2" ${dashed ? 'stroke-dasharray="4 3"' : ""} points="${pts}"/>`;
+function compact(n) {
+  // 605,440 → "605k", 1,234,567 → "1.2M": short enough to sit under a block's name
+  if (n >= 1e6) return `${(n / 1e6).toFixed(n >= 1e7 ? 0 : 1)}M`;
+  if (n >= 1e3) return `${Math.round(n / 1e3)}k`;
+  return String(n);
+}
+
+const CHART_W = 260, CHART_H = 84, PAD_L = 34, PAD_R = 6, PAD_T = 6, PAD_B = 16;
+
+function chart(train, val, color, valColor) {
+  // Training and validation on one shared scale, with the first and last epoch and the y range marked.
+  const all = [...(train || []), ...(val || [])];
+  if (!all.length) return "";
+  const n = Math.max((train || []).length, (val || []).length);
+  let lo = Math.min(...all), hi = Math.max(...all);
+  if (hi - lo < 1e-9) { lo -= 0.5; hi += 0.5; }
+  const x = (i) => PAD_L + (n === 1 ? (CHART_W - PAD_L - PAD_R) / 2 : (i / (n - 1)) * (CHART_W - PAD_L - PAD_R));
+  const y = (v) => PAD_T + (1 - (v - lo) / (hi - lo)) * (CHART_H - PAD_T - PAD_B);
+  const line = (values, stroke, dashed) => (values && values.length)
+    ? `<polyline fill="none" stroke="${stroke}" stroke-width="2" ${dashed ? 'stroke-dasharray="5 3"' : ""} ` +
+      `points="${values.map((v, i) => `${x(i).toFixed(1)},${y(v).toFixed(1)}`).join(" ")}"/>` +
+      `<circle cx="${x(values.length - 1).toFixed(1)}" cy="${y(values[values.length - 1]).toFixed(1)}" r="2.5" fill="${stroke}"/>`
+    : "";
+  const tick = (v) => (Math.abs(hi - lo) < 0.1 ? v.toFixed(3) : v.toFixed(2));
+  return `<svg class="ftlab-map-svg" width="${CHART_W}" height="${CHART_H}" viewBox="0 0 ${CHART_W} ${CHART_H}">` +
+    `<rect x="${PAD_L}" y="${PAD_T}" width="${CHART_W - PAD_L - PAD_R}" height="${CHART_H - PAD_T - PAD_B}" fill="#f5f7f9"/>` +
+    `<text x="${PAD_L - 4}" y="${PAD_T + 8}" text-anchor="end">${tick(hi)}</text>` +
+    `<text x="${PAD_L - 4}" y="${CHART_H - PAD_B}" text-anchor="end">${tick(lo)}</text>` +
+    `<text x="${PAD_L}" y="${CHART_H - 3}">epoch 1</text>` +
+    `<text x="${CHART_W - PAD_R}" y="${CHART_H - 3}" text-anchor="end">${n}</text>` +
+    line(train, color, false) + line(val, valColor, true) + "</svg>";
 }
 
 function render({ model, el: root }) {
@@ -116,22 +156,25 @@ function render({ model, el: root }) {
     const blocks = model.get("blocks");
     const byName = Object.fromEntries(blocks.map((b) => [b.name, b]));
     const chosen = new Set(model.get("selected"));
-    const available = Math.max(400, (root.clientWidth || 900) - 16) - GAP_PX * (blocks.length + 2);
-    const w = widths(blocks.map((b) => b.params), available);
-    const widthOf = Object.fromEntries(blocks.map((b, i) => [b.name, w[i]]));
+    const available = Math.max(360, (strip.clientWidth || root.clientWidth - 18 || 900) - 1);
+    const { blockW, stageOf } = layout(model.get("stages"), Object.fromEntries(blocks.map((b) => [b.name, b.params])), available);
     const training = model.get("training");
     for (const stage of model.get("stages")) {
       const col = el("div", "ftlab-map-stage");
+      col.style.width = `${stageOf[stage.name].toFixed(1)}px`;
       const row = el("div", "ftlab-map-blocks");
       for (const name of stage.blocks) {
         const block = byName[name];
         const s = state(block, chosen);
         const box = el("div", `ftlab-map-block ftlab-${s}${training && s !== "frozen" ? " ftlab-lit" : ""}`);
-        box.style.width = `${widthOf[name].toFixed(1)}px`;
+        box.style.width = `${blockW[name].toFixed(1)}px`;
         box.dataset.block = name;
         box.dataset.state = s;
         box.title = `${name}: ${fmt(block.params)} parameters (${s})`;
-        if (widthOf[name] > 46) box.append(el("span", "ftlab-map-name", name.replace(/^transformer_layer_/, "L")));
+        const short = name.replace(/^transformer_layer_/, "layer ");
+        if (blockW[name] > short.length * CHAR_PX + 8) {
+          box.append(el("span", "ftlab-map-name", short), el("span", "ftlab-map-params", compact(block.params)));
+        }
         box.addEventListener("click", () => toggle([name]));
         row.append(box);
       }
@@ -152,7 +195,7 @@ function render({ model, el: root }) {
       const item = el("span", "ftlab-map-legend-item");
       item.append(el("span", `ftlab-map-swatch ftlab-${cls}`), el("span", "", text));
       return item;
-    }), el("span", "ftlab-map-hint", "width ∝ parameters · click a block or a stage name"));
+    }), el("span", "ftlab-map-hint", "width grows with parameters (hover for counts) · click a block or a stage name"));
   }
 
   function drawReadout() {
@@ -167,11 +210,16 @@ function render({ model, el: root }) {
     const metrics = [...new Set(keys.map((k) => k.replace(/^val_/, "")))];
     const charts = metrics.map((m) => {
       const box = el("div", "ftlab-map-chart");
-      box.innerHTML = `<div class="ftlab-map-chart-title">${m} (training solid, validation dashed)</div>` +
-        `<svg width="220" height="60">${sparkline(history[m], "#1f6fb4", false)}${sparkline(history["val_" + m], "#e07b00", true)}</svg>`;
+      const last = (k) => (history[k] && history[k].length ? history[k][history[k].length - 1].toFixed(3) : "–");
+      box.innerHTML = `<div class="ftlab-map-chart-title"><b>${m}</b>` +
+        `<span class="ftlab-map-key ftlab-map-key-train"></span>training ${last(m)}` +
+        (history["val_" + m] ? `<span class="ftlab-map-key ftlab-map-key-val"></span>validation ${last("val_" + m)}` : "") +
+        `</div>` + chart(history[m], history["val_" + m], "#1f6fb4", "#e07b00");
       return box;
     });
-    live.replaceChildren(el("div", "ftlab-map-epoch", model.get("epoch_text") || ""), ...charts);
+    const epoch = el("div", `ftlab-map-epoch${model.get("training") ? " ftlab-map-running" : ""}`,
+      model.get("epoch_text") || "");
+    live.replaceChildren(epoch, ...charts);
   }
 
   function drawControls() {

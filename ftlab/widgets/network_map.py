@@ -83,6 +83,7 @@ class NetworkMap(anywidget.AnyWidget):
                          batch_size=batch_size or (2 if _is_lm(model) else 32))
         self.plan, self.model, self.variable, self.learning_rate = plan, model, variable, learning_rate
         self._syncing = False
+        self._applied = None  # (choice, status, trainable) of the last apply()
         current = plan.current()
         if plan.kind == "lm":
             method = method or "lora"
@@ -138,6 +139,14 @@ class NetworkMap(anywidget.AnyWidget):
         args = (self.selected, self.batchnorm_frozen, self.method, self.rank)
         self.readout = self.plan.readout(*args)
         self.code = self.plan.code(*args, variable=self.variable, learning_rate=self.learning_rate)
+        if self._applied is None:
+            return
+        choice, message, trainable = self._applied
+        self.status = message if choice == self._choice() else (
+            f"changed since Apply: the model still trains {trainable:,} parameters until you press Apply")
+
+    def _choice(self) -> tuple:
+        return (tuple(self.selected), self.batchnorm_frozen, self.method, self.rank)
 
     def toggle(self, name: str) -> list[str]:
         """Toggle a block, or every block of a stage (what a click on the page does)."""
@@ -177,6 +186,7 @@ class NetworkMap(anywidget.AnyWidget):
         trainable, _ = freeze.count_params(self.model)
         self.status = (f"applied: {trainable:,} trainable parameters. Now compile again "
                        f"({self.variable}.compile(...), last line of the code) before fit")
+        self._applied = (self._choice(), self.status, trainable)
         self._refresh()
         return list(self.selected)
 
