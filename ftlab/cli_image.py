@@ -461,7 +461,6 @@ def finetune_command(args: argparse.Namespace) -> dict:
 
 def evaluate_command(args: argparse.Namespace) -> dict:
     import numpy as np
-    from PIL import Image
 
     from ftlab import metrics, train
     from ftlab.cli import require_at_least
@@ -487,7 +486,7 @@ def evaluate_command(args: argparse.Namespace) -> dict:
         except images.ImageDecodeError as error:
             skipped.append((path, error.reason))
             continue
-        pixels.append(np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.BILINEAR)))
+        pixels.append(images.center_crop_resize(rgb, size))
         labels.append(known[scan.class_names[label]])
     if not pixels:
         raise DataError(f"{args.data}: no readable images to evaluate on")
