@@ -275,7 +275,8 @@ def finetune(
     3. Fine-tuning (optional): the inner-split head goes on the backbone, the top ``unfreeze``
        groups train (BatchNorm in inference mode) on random resized crops and flips at
        ``finetune_learning_rate``, early stopping on the inner split. It is kept only if it
-       beats the head there (higher score, or the same score and a lower log loss).
+       beats the head there: a higher accuracy (balanced accuracy with ``class_weight``); a tie
+       keeps the head, which costs nothing to run and nothing to store.
     4. ``x_val`` is then only measured, for the kept model and for the head.
 
     Args:
@@ -398,7 +399,7 @@ def finetune(
                                   "epochs": len(history["finetune"].get("loss", []))}
         figures = (f"{selection['score']} {tuned_key[0]:.3f} vs head {select_key[0]:.3f}, log loss "
                    f"{-tuned_key[1]:.3f} vs {-select_key[1]:.3f} on the inner split ({len(select_idx)} images)")
-        if tuned_key > select_key:
+        if tuned_key[0] > select_key[0]:
             kept, reason = "finetuned", f"fine-tuning beat the head: {figures}"
             result_metrics = metrics_lib.classification_report(
                 y_val, model.predict(image_dataset(x_val, y_val, batch_size), verbose=0), class_names
