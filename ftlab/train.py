@@ -88,8 +88,12 @@ class FinetuneResult:
         }
 
 
-def _score(report: dict, class_weight) -> float:
-    return report["balanced_accuracy"] if class_weight is not None else report["accuracy"]
+def _inner_score(labels, probs, weights) -> float:
+    """Accuracy, or with class weights the mean recall of the classes the inner split holds."""
+    hits = np.asarray(probs).argmax(axis=1) == labels
+    if weights is None:
+        return float(hits.mean())
+    return float(np.mean([hits[labels == c].mean() for c in np.unique(labels)]))
 
 
 HEAD_C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
@@ -233,8 +237,7 @@ def _select_head(f_fit, y_fit, f_select, y_select, num_classes, weights):
     for C in HEAD_C_GRID:
         kernel, bias = fit_softmax_head(f_fit, y_fit, num_classes, C, w_fit)
         probs = _softmax_probs(f_select, kernel, bias)
-        report = metrics_lib.classification_report(y_select, probs, [str(c) for c in range(num_classes)])
-        key = (_score(report, weights), -_log_loss(y_select, probs, w_select))
+        key = (_inner_score(y_select, probs, weights), -_log_loss(y_select, probs, w_select))
         trials.append({"C": C, "score": round(key[0], 4), "log_loss": round(-key[1], 4)})
         if best is None or key > best[0]:
             best = (key, C, kernel, bias)
@@ -326,7 +329,7 @@ def finetune(
         raise DataError(f"groups has {len(groups)} ids for {len(y_train)} training images")
     weights = resolve_class_weight(class_weight, y_train, num_classes)
     fit_idx, select_idx = selection_split(y_train, groups, SELECTION_SPLIT, seed)
-    if len(select_idx) == 0 or len(np.unique(y_train[fit_idx])) < num_classes:
+    if len(select_idx) == 0 or set(y_train[fit_idx].tolist()) != set(y_train.tolist()):
         raise DataError(
             f"{len(y_train)} training images are too few to hold an inner split out for the decisions: "
             "give each class at least 2 training images (3 or more is better)"
@@ -393,8 +396,8 @@ def finetune(
         )
         history["finetune"] = {k: [float(v) for v in vals] for k, vals in tune_history.history.items()}
         tuned_probs = model.predict(image_dataset(x_select, y_select, batch_size), verbose=0)
-        tuned_report = metrics_lib.classification_report(y_select, tuned_probs, class_names)
-        tuned_key = (_score(tuned_report, weights), -_log_loss(y_select, tuned_probs, _per_image_weights(y_select, weights)))
+        tuned_key = (_inner_score(y_select, tuned_probs, weights),
+                     -_log_loss(y_select, tuned_probs, _per_image_weights(y_select, weights)))
         selection["finetuned"] = {"score": round(tuned_key[0], 4), "log_loss": round(-tuned_key[1], 4),
                                   "epochs": len(history["finetune"].get("loss", []))}
         figures = (f"{selection['score']} {tuned_key[0]:.3f} vs head {select_key[0]:.3f}, log loss "
