@@ -32,8 +32,9 @@ def register(subparsers) -> None:
     f = subparsers.add_parser(
         "finetune",
         help="fine-tune a pretrained backbone on a folder of class sub-folders",
-        description="Phase 1 trains a head on cached frozen features; phase 2 fine-tunes the top blocks "
-        "with a 10x lower learning rate and keeps it only if it beats phase 1 on validation.",
+        description="Phase 1 solves a softmax head on cached frozen features (L2 tuned); phase 2 "
+        "fine-tunes the top blocks on random crops and is kept only if it beats the head. Every decision "
+        "is taken on an inner split of the training data; --val / --val-split is only measured, at the end.",
     )
     f.add_argument(
         "--data",
@@ -48,13 +49,17 @@ def register(subparsers) -> None:
         "found under --data by file name, and no lesion is split between training and validation",
     )
     group = f.add_mutually_exclusive_group()
-    group.add_argument("--val", metavar="DIR", help="validation folder with the same class sub-folders")
+    group.add_argument(
+        "--val",
+        metavar="DIR",
+        help="validation folder with the same class sub-folders (measured only, never used for a decision)",
+    )
     group.add_argument(
         "--val-split",
         type=float,
         default=0.2,
         metavar="F",
-        help="share of --data held out for validation, stratified (default 0.2)",
+        help="share of --data held out for validation, stratified (default 0.2; measured only)",
     )
     f.add_argument(
         "--backbone",
@@ -66,16 +71,16 @@ def register(subparsers) -> None:
     f.add_argument(
         "--epochs",
         type=int,
-        default=3,
+        default=6,
         metavar="N",
-        help="fine-tuning epochs of phase 2 (default 3; 0 = head only)",
+        help="max fine-tuning epochs of phase 2 (default 6, early stopping on the inner split; 0 = head only)",
     )
     f.add_argument(
         "--head-epochs",
         type=int,
         default=30,
         metavar="N",
-        help="max head epochs of phase 1 (default 30, early stopping)",
+        help="accepted for older scripts: the head is now solved to its optimum (L-BFGS), not trained by epochs",
     )
     f.add_argument(
         "--unfreeze", type=int, default=2, metavar="K", help="top blocks trained in phase 2 (default 2)"
@@ -142,7 +147,7 @@ class ProgressBar:
 
         class _Callback(keras.callbacks.Callback):
             def on_train_begin(self, logs=None):
-                bar.phase = "head" if bar.phase in ("", "fine-tune") else "fine-tune"
+                bar.phase = "fine-tune"
                 self.epochs = self.params.get("epochs", 0)
 
             def on_epoch_end(self, epoch, logs=None):
@@ -440,6 +445,8 @@ def finetune_command(args: argparse.Namespace) -> dict:
         batch_size=args.batch_size,
         checkpoint_dir=checkpoint_dir,
         progress=bar.as_callback() if bar.enabled else None,
+        groups=data.train_lesions if args.metadata else None,
+        seed=args.seed,
     )
     bar.done()
     output = result.summary()
@@ -461,7 +468,6 @@ def finetune_command(args: argparse.Namespace) -> dict:
 
 def evaluate_command(args: argparse.Namespace) -> dict:
     import numpy as np
-    from PIL import Image
 
     from ftlab import metrics, train
     from ftlab.cli import require_at_least
@@ -487,7 +493,7 @@ def evaluate_command(args: argparse.Namespace) -> dict:
         except images.ImageDecodeError as error:
             skipped.append((path, error.reason))
             continue
-        pixels.append(np.asarray(Image.fromarray(rgb).resize((size, size), Image.Resampling.BILINEAR)))
+        pixels.append(images.center_crop_resize(rgb, size))
         labels.append(known[scan.class_names[label]])
     if not pixels:
         raise DataError(f"{args.data}: no readable images to evaluate on")

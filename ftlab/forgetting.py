@@ -224,7 +224,7 @@ def reference_views(photos, size: int = 224, crops: int = 4) -> np.ndarray:
         >>> views.shape
         (6, 32, 32, 3)
     """
-    from PIL import Image
+    from ftlab.data.images import center_crop_resize
 
     if isinstance(photos, dict):
         photos = list(photos.values())
@@ -238,6 +238,5 @@ def reference_views(photos, size: int = 224, crops: int = 4) -> np.ndarray:
         corners = [(0, 0), (0, w - cw), (h - ch, 0), (h - ch, w - cw)][:crops]
         pieces = [photo, photo[:, ::-1]] + [photo[t:t + ch, s:s + cw] for t, s in corners]
         for piece in pieces:
-            image = Image.fromarray(np.ascontiguousarray(piece)).resize((size, size), Image.Resampling.BILINEAR)
-            out.append(np.asarray(image))
+            out.append(center_crop_resize(np.ascontiguousarray(piece), size))
     return np.stack(out)

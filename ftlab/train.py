@@ -3,12 +3,14 @@
 Introduced in lesson 00, used in lessons 01 and 02.
 
 Phase 1 (feature extraction): the backbone is frozen, so its features are computed once and
-cached (:mod:`ftlab.features`), and a small head is trained on them in seconds.
+cached (:mod:`ftlab.features`), and a softmax head is solved on them (a convex problem: L-BFGS to
+its optimum, its L2 strength tuned) in seconds.
 Phase 2 (fine-tuning, optional): the head is placed on top of the backbone, the top ``unfreeze``
-blocks are made trainable (BatchNorm stays in inference mode) and the whole is trained on images
-with a learning rate ten times lower, so the pretrained weights are nudged rather than wiped.
-Fine-tuning never ends worse than phase 1: the engine keeps whichever scored better on the
-validation set.
+blocks are made trainable (BatchNorm stays in inference mode) and the whole is trained on random
+resized crops at a low learning rate, so the pretrained weights are nudged rather than wiped.
+Every decision (the L2 strength, early stopping, whether phase 2 is kept) is taken on an inner
+split of the training data; the validation set passed in is only measured, at the end, so its
+figures are an honest estimate.
 """
 
 from __future__ import annotations
@@ -55,7 +57,12 @@ def resolve_class_weight(class_weight, labels, num_classes: int):
 
 @dataclass
 class FinetuneResult:
-    """What :func:`finetune` returns."""
+    """What :func:`finetune` returns.
+
+    ``metrics`` and ``head_metrics`` are measured on the validation set passed to
+    :func:`finetune`, after every decision was taken; ``selection`` holds what the decisions
+    were taken on (the inner split of the training data) and ``kept_reason`` says why.
+    """
 
     model: object
     class_names: list
@@ -65,44 +72,190 @@ class FinetuneResult:
     kept: str = "head"
     seconds: float = 0.0
     config: dict = field(default_factory=dict)
+    selection: dict = field(default_factory=dict)
+    kept_reason: str = ""
 
     def summary(self) -> dict:
-        """Flat, JSON-able figures (what the CLI prints)."""
+        """Flat, JSON-able figures (what the CLI prints): validation figures and the inner split's."""
         return {
             **self.metrics,
             "head_accuracy": self.head_metrics["accuracy"],
             "head_balanced_accuracy": self.head_metrics["balanced_accuracy"],
             "kept": self.kept,
+            "kept_reason": self.kept_reason,
+            "selection": self.selection,
             "seconds": round(self.seconds, 2),
         }
 
 
-def _score(report: dict, class_weight) -> float:
-    return report["balanced_accuracy"] if class_weight is not None else report["accuracy"]
+def _inner_score(labels, probs, weights) -> float:
+    """Accuracy, or with class weights the mean recall of the classes the inner split holds."""
+    hits = np.asarray(probs).argmax(axis=1) == labels
+    if weights is None:
+        return float(hits.mean())
+    return float(np.mean([hits[labels == c].mean() for c in np.unique(labels)]))
 
 
-def image_dataset(images, labels, batch_size=32, shuffle=False, seed=0):
-    """A ``tf.data`` pipeline over uint8 arrays, cast to float32 per batch (never the whole array)."""
+HEAD_C_GRID = (0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0, 30.0)
+"""Inverse L2 strengths tried for the head (scikit-learn's ``C``: the penalty is ``‖W‖² / (2 C n)``
+per image), the best chosen on the inner split."""
+
+SELECTION_SPLIT = 0.2
+"""Share of the training data (per class, or by group) held out to take every decision on."""
+
+
+def _log_softmax(logits):
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
+
+
+def fit_softmax_head(features, labels, num_classes: int, C: float = 1.0, sample_weight=None,
+                     max_iter: int = 300, init=None):
+    """Multinomial logistic regression fitted to its optimum by full-batch L-BFGS (scipy).
+
+    On cached features the head is a convex problem, so it is solved rather than trained: the
+    minimum of ``mean_i(w_i · cross-entropy_i) + ‖W‖² / (2 C n)`` (the bias is not penalised),
+    the same objective as scikit-learn's ``LogisticRegression(C=C)``.
+
+    Args:
+        features: float array ``(n, d)``.
+        labels: integer labels ``(n,)``.
+        num_classes: number of classes (columns of ``W``).
+        C: inverse L2 strength; larger fits the training data more closely.
+        sample_weight: optional per-image weights (class weights expanded per image).
+        max_iter: L-BFGS iteration cap.
+        init: optional ``(kernel, bias)`` to start from (a neighbouring ``C``'s solution: a warm
+            start converges in a fraction of the iterations).
+
+    Returns:
+        ``(kernel (d, k), bias (k,))``, float32: the weights of a Dense softmax layer.
+
+    Example:
+        >>> kernel, bias = fit_softmax_head(np.eye(4), [0, 1, 0, 1], 2)
+        >>> kernel.shape, bias.shape
+        ((4, 2), (2,))
+    """
+    from scipy.optimize import minimize
+    from threadpoolctl import threadpool_limits
+
+    x = np.asarray(features, dtype=np.float32)  # float32 matrix products: half the time of float64
+    # Centring is exact (the bias is not penalised: it absorbs the mean) and conditions the problem
+    # better, so L-BFGS needs fewer iterations on ReLU features, which are all positive.
+    mean = x.mean(axis=0)
+    x = x - mean
+    xt = np.ascontiguousarray(x.T)
+    y = np.asarray(labels, dtype=int)
+    n, d = x.shape
+    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    w = w / w.sum()
+    onehot = np.eye(num_classes)[y]
+    penalty = 1.0 / (float(C) * n)
+
+    def objective(theta):
+        kernel, bias = theta[: d * num_classes].reshape(d, num_classes), theta[d * num_classes:]
+        log_p = _log_softmax((x @ kernel.astype(np.float32)).astype(np.float64) + bias)
+        loss = -np.sum(w * np.sum(onehot * log_p, axis=1)) + 0.5 * penalty * np.sum(kernel * kernel)
+        residual = (np.exp(log_p) - onehot) * w[:, None]
+        grad_kernel = (xt @ residual.astype(np.float32)).astype(np.float64) + penalty * kernel
+        return loss, np.concatenate([grad_kernel.ravel(), residual.sum(axis=0)])
+
+    start = np.zeros(d * num_classes + num_classes)
+    if init is not None:  # the bias of centred features: b + mean·W
+        start = np.concatenate([np.ravel(init[0]), np.ravel(init[1] + mean @ init[0])]).astype(np.float64)
+    # Small matrix products: one BLAS thread is faster than several fighting over 2 busy cores.
+    with threadpool_limits(1):
+        theta = minimize(objective, start, jac=True, method="L-BFGS-B",
+                         options={"maxiter": int(max_iter), "gtol": 1e-5}).x
+    kernel = theta[: d * num_classes].reshape(d, num_classes)
+    return kernel.astype("float32"), (theta[d * num_classes:] - mean @ kernel).astype("float32")
+
+
+def _softmax_probs(features, kernel, bias):
+    return np.exp(_log_softmax(np.asarray(features, dtype=np.float64) @ kernel + bias))
+
+
+def _log_loss(labels, probs, sample_weight=None) -> float:
+    picked = np.clip(probs[np.arange(len(labels)), labels], 1e-12, 1.0)
+    w = np.ones(len(labels)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
+    return float(-np.sum(w * np.log(picked)) / w.sum())
+
+
+def _per_image_weights(labels, weights):
+    return None if weights is None else np.array([weights[int(c)] for c in labels], dtype=np.float64)
+
+
+def selection_split(labels, groups=None, share: float = SELECTION_SPLIT, seed: int = 0):
+    """Indices ``(fit, select)`` of the training data: every decision of :func:`finetune` is taken
+    on ``select``, so the validation set stays a measurement.
+
+    Stratified by class (:func:`ftlab.data.images._stratified_split`); with ``groups`` (lesion ids)
+    every group lies wholly on one side (:func:`ftlab.skin.ham10000.lesion_split`).
+
+    Example:
+        >>> fit, select = selection_split([0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
+        >>> len(fit), len(select)
+        (8, 2)
+    """
+    labels = np.asarray(labels, dtype=int)
+    if groups is not None:
+        from ftlab.skin.ham10000 import lesion_split
+
+        fit, select = lesion_split(labels, np.asarray(groups), share, seed)
+        return np.sort(np.asarray(fit, dtype=np.int64)), np.sort(np.asarray(select, dtype=np.int64))
+    from ftlab.data.images import _stratified_split
+
+    return _stratified_split(labels, share, seed)
+
+
+def image_dataset(images, labels, batch_size=32, shuffle=False, seed=0, augment=False):
+    """A ``tf.data`` pipeline over uint8 arrays, cast to float32 per batch (never the whole array).
+
+    With ``augment=True`` each image is a random resized crop (area 40–100 %, aspect 3:4–4:3,
+    resized back to the input side) flipped left-right half the time: the training-time
+    counterpart of :func:`ftlab.data.images.center_crop_resize`.
+    """
     import tensorflow as tf
 
     dataset = tf.data.Dataset.from_tensor_slices((images, np.asarray(labels, dtype="int32")))
     if shuffle:
         dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
+    if augment:
+        side = tuple(int(v) for v in np.asarray(images).shape[1:3])
+        dataset = dataset.map(lambda x, y: (random_resized_crop(x, side, seed), y),
+                              num_parallel_calls=tf.data.AUTOTUNE)
     dataset = dataset.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32), y))
     return dataset.prefetch(tf.data.AUTOTUNE)
 
 
-def _default_augmentation():
-    import keras
+def random_resized_crop(image, side, seed=0, area=(0.4, 1.0), aspect=(3 / 4, 4 / 3)):
+    """One image (``uint8 (h, w, 3)`` tensor) → a random crop of it resized to ``side``, maybe flipped."""
+    import tensorflow as tf
 
-    return keras.Sequential(
-        [
-            keras.layers.RandomFlip("horizontal"),
-            keras.layers.RandomTranslation(0.08, 0.08),
-            keras.layers.RandomZoom(0.1),
-        ],
-        name="augmentation",
+    begin, size, _ = tf.image.sample_distorted_bounding_box(
+        tf.shape(image), tf.zeros((1, 0, 4)), seed=seed, min_object_covered=0.0,
+        aspect_ratio_range=aspect, area_range=area, max_attempts=10, use_image_if_no_bounding_boxes=True,
     )
+    crop = tf.image.resize(tf.slice(image, begin, size), side, method="bilinear")
+    crop = tf.image.random_flip_left_right(crop, seed=seed)
+    return tf.cast(tf.clip_by_value(tf.round(crop), 0, 255), tf.uint8)
+
+
+def _select_head(f_fit, y_fit, f_select, y_select, num_classes, weights):
+    """Fit one head per C of :data:`HEAD_C_GRID` on ``fit``; the best on ``select`` wins
+    (score first, then log loss)."""
+    best = None
+    trials = []
+    w_fit, w_select = _per_image_weights(y_fit, weights), _per_image_weights(y_select, weights)
+    kernel = bias = None
+    for C in HEAD_C_GRID:  # ascending: each fit starts from the previous, more regularised, one
+        kernel, bias = fit_softmax_head(f_fit, y_fit, num_classes, C, w_fit,
+                                        init=None if kernel is None else (kernel, bias))
+        probs = _softmax_probs(f_select, kernel, bias)
+        key = (_inner_score(y_select, probs, weights), -_log_loss(y_select, probs, w_select))
+        trials.append({"C": C, "score": round(key[0], 4), "log_loss": round(-key[1], 4)})
+        if best is None or key > best[0]:
+            best = (key, C, kernel, bias)
+    return best, trials
 
 
 def finetune(
@@ -113,21 +266,35 @@ def finetune(
     class_names,
     backbone="efficientnet_lite0",
     image_size=224,
-    head_epochs=30,
-    finetune_epochs=3,
+    head_epochs=None,
+    finetune_epochs=6,
     unfreeze=2,
     class_weight=None,
-    learning_rate=1e-3,
+    learning_rate=None,
     finetune_learning_rate=1e-4,
     batch_size=32,
     dropout_rate=0.2,
     augment=True,
     checkpoint_dir=None,
-    patience=5,
+    patience=4,
     progress=None,
     verbose=False,
+    groups=None,
+    seed=0,
 ) -> FinetuneResult:
-    """Train a classifier on top of a pretrained backbone in two phases.
+    """Train a classifier on top of a pretrained backbone in two phases, deciding on training data only.
+
+    1. An inner split of the training data (:func:`selection_split`, by ``groups`` when given)
+       is held out: every decision below is taken on it, never on ``x_val``.
+    2. Head: multinomial logistic regression on cached frozen features, solved to its optimum
+       (:func:`fit_softmax_head`) for each L2 strength of :data:`HEAD_C_GRID`; the best on the
+       inner split is refitted on all the training data.
+    3. Fine-tuning (optional): the inner-split head goes on the backbone, the top ``unfreeze``
+       groups train (BatchNorm in inference mode) on random resized crops and flips at
+       ``finetune_learning_rate``, early stopping on the inner split. It is kept only if it
+       beats the head there: a higher accuracy (balanced accuracy with ``class_weight``); a tie
+       keeps the head, which costs nothing to run and nothing to store.
+    4. ``x_val`` is then only measured, for the kept model and for the head.
 
     Args:
         x_train, x_val: uint8 images ``(n, image_size, image_size, 3)``.
@@ -135,24 +302,30 @@ def finetune(
         class_names: names in label order.
         backbone: a name for :func:`ftlab.models.backbones.build_backbone` or a built backbone.
         image_size: input side in pixels.
-        head_epochs: max epochs of phase 1 (early stopping on validation loss).
+        head_epochs, learning_rate: accepted for older calls; the head is solved, not trained
+            by epochs.
         finetune_epochs: max epochs of phase 2; 0 skips it.
-        unfreeze: how many top blocks phase 2 trains (``ftlab.freeze.unfreeze_top``); 0 skips it.
-        class_weight: ``None``, ``"balanced"`` or ``{class: weight}``.
-        learning_rate, finetune_learning_rate: Adam learning rates of the two phases.
-        augment: random flips/shifts/zoom during phase 2.
+        unfreeze: how many top groups phase 2 trains (``ftlab.freeze.unfreeze_top``); 0 skips it.
+        class_weight: ``None``, ``"balanced"`` or ``{class: weight}`` (both phases; decisions then
+            use balanced accuracy).
+        finetune_learning_rate: Adam learning rate of phase 2.
+        augment: random resized crops and flips during phase 2 (:func:`random_resized_crop`).
         checkpoint_dir: where phase 2 keeps a backup each epoch, so an interrupted run resumes
             where it stopped when called again with the same folder and the same data and settings
             (:class:`ftlab.backup.SafeBackup`: atomic, checksummed, keyed, locked).
-        progress: an optional Keras callback (the CLI's progress bar).
+        patience: early-stopping patience of phase 2 (epochs without a lower inner-split loss).
+        progress: an optional Keras callback (the CLI's progress bar), given to phase 2.
+        groups: optional group id per training image (lesion ids): the inner split keeps groups whole.
+        seed: seed of the inner split and of the augmentation.
 
     Returns:
-        :class:`FinetuneResult` with the model, validation metrics of the kept weights and of
-        phase 1 (``head_metrics``), the history of both phases and which phase was kept.
+        :class:`FinetuneResult`: the model, validation metrics of the kept weights and of the
+        head (``head_metrics``), the inner-split figures behind each decision (``selection``),
+        which phase was kept and why (``kept``, ``kept_reason``), the history of phase 2.
 
     Example:
         >>> result = ftlab.train.finetune(x_tr, y_tr, x_va, y_va, ["cat", "dog"], image_size=160)  # doctest: +SKIP
-        >>> result.metrics["accuracy"], result.head_metrics["accuracy"]  # doctest: +SKIP
+        >>> result.kept, result.kept_reason  # doctest: +SKIP
     """
     import keras
 
@@ -166,8 +339,16 @@ def finetune(
     if len(x_train) == 0 or len(x_val) == 0:
         raise DataError("fine-tuning needs training and validation images; add images or lower --val-split")
     y_train, y_val = np.asarray(y_train, dtype=int), np.asarray(y_val, dtype=int)
+    if groups is not None and len(groups) != len(y_train):
+        raise DataError(f"groups has {len(groups)} ids for {len(y_train)} training images")
     weights = resolve_class_weight(class_weight, y_train, num_classes)
-    callbacks_extra = [progress] if progress is not None else []
+    fit_idx, select_idx = selection_split(y_train, groups, SELECTION_SPLIT, seed)
+    if len(select_idx) == 0 or set(y_train[fit_idx].tolist()) != set(y_train.tolist()):
+        raise DataError(
+            f"{len(y_train)} training images are too few to hold an inner split out for the decisions: "
+            "give each class at least 2 training images (3 or more is better)"
+        )
+    y_fit, y_select = y_train[fit_idx], y_train[select_idx]
 
     base = (
         backbones.build_backbone(backbone, image_size=image_size) if isinstance(backbone, str) else backbone
@@ -175,58 +356,53 @@ def finetune(
     base.trainable = False
     f_train = features.extract_features(base, x_train, batch_size=batch_size)
     f_val = features.extract_features(base, x_val, batch_size=batch_size)
+    f_fit, f_select = f_train[fit_idx], f_train[select_idx]
 
+    (select_key, best_C, fit_kernel, fit_bias), trials = _select_head(
+        f_fit, y_fit, f_select, y_select, num_classes, weights
+    )
+    kernel, bias = fit_softmax_head(f_train, y_train, num_classes, best_C, _per_image_weights(y_train, weights),
+                                    init=(fit_kernel, fit_bias))
     head = heads.build_head(f_train.shape[-1], num_classes, dropout_rate=dropout_rate)
-    head.compile(
-        optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-        loss="sparse_categorical_crossentropy",
-        metrics=["accuracy"],
-    )
-    head_history = head.fit(
-        f_train,
-        y_train,
-        validation_data=(f_val, y_val),
-        epochs=head_epochs,
-        batch_size=batch_size,
-        class_weight=weights,
-        verbose=0,
-        callbacks=[
-            keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience, restore_best_weights=True),
-            *callbacks_extra,
-        ],
-    )
+    head.get_layer(heads.CLASSIFIER_LAYER).set_weights([kernel, bias])
     head_metrics = metrics_lib.classification_report(y_val, head.predict(f_val, verbose=0), class_names)
-    history = {"head": {k: [float(v) for v in vals] for k, vals in head_history.history.items()}}
+    selection = {
+        "split": "by group (lesion)" if groups is not None else f"stratified {SELECTION_SPLIT:.0%} of training",
+        "n_fit": int(len(fit_idx)),
+        "n_select": int(len(select_idx)),
+        "score": "balanced_accuracy" if weights is not None else "accuracy",
+        "head_C": best_C,
+        "head_trials": trials,
+        "head": {"score": round(select_key[0], 4), "log_loss": round(-select_key[1], 4)},
+    }
+    history = {"head": {"C": [t["C"] for t in trials], "select_score": [t["score"] for t in trials]}}
 
-    model = heads.build_classifier(
-        base,
-        num_classes,
-        dropout_rate=dropout_rate,
-        augmentation=_default_augmentation() if augment else None,
-    )
+    model = heads.build_classifier(base, num_classes, dropout_rate=dropout_rate)
     heads.transfer_head_weights(head, model)
     result_metrics, kept = head_metrics, "head"
+    reason = "fine-tuning skipped (unfreeze 0 or 0 epochs)"
     if unfreeze > 0 and finetune_epochs > 0:
         head_phase_weights = [w.copy() for w in model.get_weights()]
+        model.get_layer(heads.CLASSIFIER_LAYER).set_weights([fit_kernel, fit_bias])
         freeze.unfreeze_top(model, unfreeze)
         freeze.compile_model(model, optimizer="adam", learning_rate=finetune_learning_rate)
         callbacks = [
-            keras.callbacks.EarlyStopping(
-                monitor="val_loss", patience=max(1, patience // 2), restore_best_weights=True
-            ),
-            *callbacks_extra,
+            keras.callbacks.EarlyStopping(monitor="val_loss", patience=max(1, patience), restore_best_weights=True),
+            *([progress] if progress is not None else []),
         ]
+        x_fit, x_select = x_train[fit_idx], x_train[select_idx]
         if checkpoint_dir is not None:
             from ftlab.backup import SafeBackup, backup_key
 
-            key = backup_key([x_train, y_train, x_val, y_val], classes=list(class_names),
+            key = backup_key([x_fit, y_fit, x_select, y_select], classes=list(class_names),
                              backbone=backbone if isinstance(backbone, str) else base.name, image_size=int(image_size),
                              unfreeze=unfreeze, epochs=finetune_epochs, learning_rate=finetune_learning_rate,
-                             batch_size=batch_size, augment=augment, class_weight=weights)
+                             batch_size=batch_size, augment=augment, class_weight=weights, seed=seed,
+                             head_C=best_C)
             callbacks.insert(0, SafeBackup(checkpoint_dir, key))
         tune_history = model.fit(
-            image_dataset(x_train, y_train, batch_size, shuffle=True),
-            validation_data=image_dataset(x_val, y_val, batch_size),
+            image_dataset(x_fit, y_fit, batch_size, shuffle=True, seed=seed, augment=augment),
+            validation_data=image_dataset(x_select, y_select, batch_size),
             epochs=finetune_epochs,
             class_weight=weights,
             shuffle=False,
@@ -234,12 +410,20 @@ def finetune(
             callbacks=callbacks,
         )
         history["finetune"] = {k: [float(v) for v in vals] for k, vals in tune_history.history.items()}
-        tuned_metrics = metrics_lib.classification_report(
-            y_val, model.predict(x_val, batch_size=batch_size, verbose=0), class_names
-        )
-        if _score(tuned_metrics, weights) >= _score(head_metrics, weights):
-            result_metrics, kept = tuned_metrics, "finetuned"
+        tuned_probs = model.predict(image_dataset(x_select, y_select, batch_size), verbose=0)
+        tuned_key = (_inner_score(y_select, tuned_probs, weights),
+                     -_log_loss(y_select, tuned_probs, _per_image_weights(y_select, weights)))
+        selection["finetuned"] = {"score": round(tuned_key[0], 4), "log_loss": round(-tuned_key[1], 4),
+                                  "epochs": len(history["finetune"].get("loss", []))}
+        figures = (f"{selection['score']} {tuned_key[0]:.3f} vs head {select_key[0]:.3f}, log loss "
+                   f"{-tuned_key[1]:.3f} vs {-select_key[1]:.3f} on the inner split ({len(select_idx)} images)")
+        if tuned_key[0] > select_key[0]:
+            kept, reason = "finetuned", f"fine-tuning beat the head: {figures}"
+            result_metrics = metrics_lib.classification_report(
+                y_val, model.predict(image_dataset(x_val, y_val, batch_size), verbose=0), class_names
+            )
         else:
+            reason = f"fine-tuning did not beat the head, head kept: {figures}"
             model.set_weights(head_phase_weights)
         freeze.freeze_all(model)
     config = {
@@ -248,6 +432,7 @@ def finetune(
         "class_names": list(class_names),
         "unfreeze": int(unfreeze),
         "class_weight": class_weight,
+        "preprocessing": _preprocessing(),
     }
     return FinetuneResult(
         model=model,
@@ -258,7 +443,15 @@ def finetune(
         kept=kept,
         seconds=time.perf_counter() - start,
         config=config,
+        selection=selection,
+        kept_reason=reason,
     )
+
+
+def _preprocessing() -> str:
+    from ftlab.data.images import PREPROCESSING
+
+    return PREPROCESSING
 
 
 def save_model(model, path, config: dict) -> Path:

@@ -89,10 +89,17 @@ def test_finetune_then_evaluate_end_to_end(photo_folder, tmp_path):
         "skipped_files",
         "seconds",
         "head_accuracy",
+        "kept",
+        "kept_reason",
+        "selection",
     ):
         assert key in result
     assert result["n_train"] + result["n_val"] == 16 and result["n_val"] >= 2
-    assert result["accuracy"] >= result["head_accuracy"]
+    inner = result["selection"]
+    assert inner["n_fit"] + inner["n_select"] == result["n_train"], "decisions on a split of the training data"
+    assert {"head", "finetuned", "head_C"} <= set(inner) and "inner split" in result["kept_reason"]
+    if result["kept"] == "head":
+        assert result["accuracy"] == result["head_accuracy"]
     assert set(result["per_class_recall"]) == {"cat", "coffee"}
     assert out.is_file() and not out.with_suffix(".resume").exists()
 

@@ -472,3 +472,35 @@ def test_package_level_names():
     assert issubclass(ftlab.data.ImageDecodeError, DataError)
     with pytest.raises(AttributeError):
         ftlab.data.no_such_thing  # noqa: B018
+
+
+def test_center_crop_resize_keeps_the_centre_and_the_aspect():
+    wide = np.zeros((20, 40, 3), np.uint8)
+    wide[:, :6] = wide[:, 34:] = 255  # white ends of the long side: cropped away
+    wide[:, 6:34] = (200, 0, 0)  # the centre square (x 10..30) plus the bilinear filter's reach
+    out = images.center_crop_resize(wide, 10)
+    assert out.shape == (10, 10, 3) and out.dtype == np.uint8
+    assert (out == (200, 0, 0)).all(), "only the centre square is kept, nothing is squashed"
+    tall = Image.fromarray(np.swapaxes(wide, 0, 1))
+    assert (images.center_crop_resize(tall, 10) == (200, 0, 0)).all()
+    square = np.random.default_rng(0).integers(0, 256, (16, 16, 3), dtype=np.uint8)
+    assert np.array_equal(images.center_crop_resize(square, 16), square)
+
+
+def test_folder_loader_predict_and_evaluate_share_the_centre_crop(tmp_path, monkeypatch):
+    from ftlab.models import imagenet
+
+    rng = np.random.default_rng(0)
+    for name in ("a", "b"):
+        (tmp_path / name).mkdir()
+        for i in range(2):
+            Image.fromarray(rng.integers(0, 256, (30, 50, 3), dtype=np.uint8)).save(tmp_path / name / f"{i}.png")
+    data = images.load_image_folder(tmp_path, image_size=12, val_split=0, verbose=False)
+    for x, path in zip(data.x_train, data.train_paths, strict=True):
+        expected = images.center_crop_resize(images.decode_image(path), 12)
+        assert np.array_equal(x, expected)
+        assert np.array_equal(imagenet.resize_images(str(path), 12)[0], expected)
+    # the decoded-image cache keys on the preprocessing: a change of it is never served stale
+    key = images._cache_key(tmp_path, [(p, "a") for p in data.train_paths], 12)
+    monkeypatch.setattr(images, "PREPROCESSING", "squashed")
+    assert images._cache_key(tmp_path, [(p, "a") for p in data.train_paths], 12) != key

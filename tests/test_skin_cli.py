@@ -44,6 +44,7 @@ def test_finetune_with_metadata_reports_auc_ece_confusion_and_skips(ham_folder):
     assert report["undecodable"]["count"] == 1 and report["missing_images"]["count"] == 1
     assert report["unknown_dx"]["examples"][0]["detail"].endswith("'scc'")
     assert len(result["skipped_files"]) == 3
+    assert result["selection"]["split"] == "by group (lesion)" and result["selection"]["score"] == "balanced_accuracy"
 
 
 @pytest.mark.parametrize(

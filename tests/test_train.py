@@ -50,14 +50,19 @@ def test_finetune_two_phases_never_worse_than_head(tmp_path):
         batch_size=4,
         checkpoint_dir=tmp_path / "ckpt",
     )
-    assert result.kept in ("head", "finetuned")
-    assert result.metrics["accuracy"] >= result.head_metrics["accuracy"]
+    assert result.kept in ("head", "finetuned") and result.kept_reason
+    inner = result.selection
+    assert inner["n_fit"] + inner["n_select"] == 8 and inner["head_C"] in train.HEAD_C_GRID
+    beats = inner["finetuned"]["score"] > inner["head"]["score"]
+    assert beats == (result.kept == "finetuned"), "phase 2 is kept exactly when it beats the head on the inner split"
     assert result.head_metrics["accuracy"] >= 0.75, result.head_metrics
     assert set(result.history) == {"head", "finetune"}
     probs = result.model.predict(x[8:].astype("float32"), verbose=0)
     assert probs.shape == (len(x) - 8, 2)
     summary = result.summary()
-    assert {"accuracy", "balanced_accuracy", "per_class_recall", "head_accuracy", "seconds"} <= set(summary)
+    assert {"accuracy", "balanced_accuracy", "per_class_recall", "head_accuracy", "seconds", "kept_reason",
+            "selection"} <= set(summary)
+    json.dumps(summary)
 
 
 def test_finetune_rejects_single_class():
@@ -114,6 +119,7 @@ def test_interrupted_finetune_resumes_from_its_backup(tmp_path):
     assert any((tmp_path / "backup").iterdir()), "a backup must survive the interruption"
     result = train.finetune(x[:6], y[:6], x[6:], y[6:], ["cat", "coffee"], **args)
     assert len(result.history["finetune"]["loss"]) == 2, "resumed at epoch 2 of 3, not from scratch"
+    assert result.selection["finetuned"]["epochs"] == 2
     assert not (tmp_path / "backup").exists() or not any((tmp_path / "backup").iterdir())
 
 
@@ -158,12 +164,13 @@ def test_rejected_finetuning_restores_the_head_phase_weights():
     )
     assert result.head_metrics["accuracy"] > 0.5, result.head_metrics
     assert result.kept == "head" and result.summary()["kept"] == "head"
-    assert result.history["finetune"]["val_accuracy"][-1] < result.head_metrics["accuracy"]
+    assert "did not beat the head" in result.kept_reason
+    assert result.selection["finetuned"]["score"] <= result.selection["head"]["score"]
     assert result.metrics == result.head_metrics
 
     # Phase 2 did move the backbone (so restoring is real work) ...
-    assert len(Snapshot.phases) == 2
-    assert not all(np.array_equal(a, b) for a, b in zip(before, Snapshot.phases[1], strict=True))
+    assert len(Snapshot.phases) == 1, "the callback sees phase 2 only (the head is solved, not fitted)"
+    assert not all(np.array_equal(a, b) for a, b in zip(before, Snapshot.phases[0], strict=True))
     # ... and the returned model has the head-phase backbone back, bit for bit.
     for a, b in zip(before, base.get_weights(), strict=True):
         np.testing.assert_array_equal(a, b)
@@ -190,7 +197,15 @@ def test_balanced_class_weight_reaches_both_phases_on_an_imbalanced_folder(photo
         seen.append(kwargs.get("class_weight"))
         return real_fit(self, *args, **kwargs)
 
+    head_weights = []
+    real_head = train.fit_softmax_head
+
+    def recording_head(features, labels, num_classes, C=1.0, sample_weight=None, **kwargs):
+        head_weights.append(dict(zip(np.asarray(labels).tolist(), np.asarray(sample_weight).tolist(), strict=True)))
+        return real_head(features, labels, num_classes, C, sample_weight, **kwargs)
+
     monkeypatch.setattr(keras.Model, "fit", recording_fit)
+    monkeypatch.setattr(train, "fit_softmax_head", recording_head)
     result = train.finetune(
         data.x_train,
         data.y_train,
@@ -206,7 +221,9 @@ def test_balanced_class_weight_reaches_both_phases_on_an_imbalanced_folder(photo
     )
     expected = train.balanced_class_weight(data.y_train, 2)
     assert expected[1] > expected[0] > 0
-    assert seen == [expected, expected], "the head and the fine-tuning phase both get the balanced weights"
+    assert seen == [expected], "the fine-tuning phase gets the balanced weights"
+    assert len(head_weights) == len(train.HEAD_C_GRID) + 1, "one head per C on the inner split, then the refit"
+    assert all(w == expected for w in head_weights), "every head fit weights images by the balanced class weights"
     assert set(result.history) == {"head", "finetune"} and result.kept in ("head", "finetuned")
     assert {"accuracy", "balanced_accuracy", "per_class_recall"} <= set(result.metrics)
     assert set(result.metrics["per_class_recall"]) == {"cat", "coffee"}
@@ -259,3 +276,50 @@ def test_load_model_errors_for_zips_that_are_not_keras_models(tmp_path):
         message = str(error.value)
         assert message.startswith(f"{path}: cannot read this model file (") and "\n" not in message
         assert "ftlab finetune --out" in message
+
+
+def test_validation_labels_change_no_training_decision():
+    """--val is only measured: shuffled validation labels give the same C, phase, epochs and weights."""
+    import keras
+
+    from ftlab.models import backbones
+
+    x, y = _photos(5, size=32)
+    tr, va = _stratified(y)
+    shuffled = y[va][::-1].copy()
+    assert not np.array_equal(shuffled, y[va])
+    base = backbones.build_backbone("efficientnet_lite0", image_size=32)
+    pretrained = [w.copy() for w in base.get_weights()]
+    runs = []
+    for y_val in (y[va], shuffled):
+        base.set_weights(pretrained)
+        keras.utils.set_random_seed(0)
+        runs.append(train.finetune(x[tr], y[tr], x[va], y_val, ["cat", "coffee"], backbone=base, image_size=32,
+                                   finetune_epochs=1, unfreeze=1, batch_size=4, augment=False))
+    honest, fooled = runs
+    assert fooled.selection == honest.selection and fooled.kept == honest.kept
+    assert fooled.kept_reason == honest.kept_reason and fooled.history == honest.history
+    for a, b in zip(honest.model.get_weights(), fooled.model.get_weights(), strict=True):
+        np.testing.assert_array_equal(a, b)
+    assert fooled.head_metrics["accuracy"] != honest.head_metrics["accuracy"], "the validation set is still measured"
+
+
+def test_selection_split_keeps_groups_whole_and_classes_stratified():
+    labels = np.array([0] * 10 + [1] * 10)
+    fit, select = train.selection_split(labels, seed=1)
+    assert len(select) == 4 and np.bincount(labels[select]).tolist() == [2, 2]
+    groups = np.repeat(np.arange(10), 2)
+    fit, select = train.selection_split(labels, groups, seed=1)
+    assert not set(groups[fit]) & set(groups[select]) and set(labels[select]) == {0, 1}
+
+
+def test_softmax_head_matches_scikit_learn_logistic_regression():
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    features = rng.normal(size=(60, 5)) + np.repeat(np.eye(3, 5) * 2, 20, axis=0)
+    labels = np.repeat(np.arange(3), 20)
+    kernel, bias = train.fit_softmax_head(features, labels, 3, C=0.5)
+    reference = LogisticRegression(C=0.5, max_iter=5000, tol=1e-10).fit(features, labels)
+    ours = train._softmax_probs(features, kernel, bias)
+    np.testing.assert_allclose(ours, reference.predict_proba(features), atol=2e-3)

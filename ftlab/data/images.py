@@ -17,9 +17,10 @@ Conventions:
   converted by Pillow, and the EXIF orientation tag is applied (phone photos stand upright).
 * Size: images smaller than :data:`MIN_SIDE` (8) pixels on a side are skipped as "too small":
   at 8 px nothing is left of a photo, and such files are usually icons or tracking pixels.
-* Resizing (:func:`load_image_folder`): every image is resized to ``image_size × image_size``
-  with Pillow's bilinear filter, without keeping the aspect ratio (the default of Keras'
-  ``image_dataset_from_directory`` too). Big JPEGs are first decoded at a reduced scale
+* Resizing (:func:`center_crop_resize`, used by every loader, ``ftlab finetune / evaluate /
+  predict``, the feature cache and the lessons): the shorter side is resized to ``image_size``
+  and the centre square is kept (Pillow's bilinear filter), so nothing is squashed: a cat stays
+  cat-shaped. Only the ends of the longer side are lost, where photos rarely put the subject. Big JPEGs are first decoded at a reduced scale
   (Pillow ``draft``), never below the target size: much faster, visually the same.
 * Pillow's global ``LOAD_TRUNCATED_IMAGES`` is never switched on: a truncated file is skipped.
 """
@@ -53,7 +54,7 @@ IMAGE_EXTENSIONS = frozenset(
 """File name extensions treated as images (case-insensitive); other files are skipped."""
 
 _IGNORED_NAMES = frozenset({"__MACOSX", "__pycache__", "Thumbs.db", "desktop.ini"})
-_CACHE_VERSION = 2
+_CACHE_VERSION = 3  # 3: centre crop (PREPROCESSING); 2 squashed whole photos to a square
 _PROGRESS_MIN_FILES = 100
 _ALPHA_MODES = frozenset({"RGBA", "LA", "PA", "RGBa", "La"})
 _SIXTEEN_BIT_MODES = frozenset({"I;16", "I;16L", "I;16B", "I;16N"})
@@ -161,6 +162,39 @@ def decode_image(path, draft_size: int | None = None) -> np.ndarray:
     """
     path = Path(path)
     return np.array(_open_rgb(path, path, draft_size), dtype=np.uint8)
+
+
+PREPROCESSING = "shorter side resized, centre square cropped, bilinear"
+"""How every image becomes a square backbone input (:func:`center_crop_resize`); caches key on it."""
+
+
+def center_crop_resize(image, image_size: int) -> np.ndarray:
+    """Resize the shorter side to ``image_size`` and keep the centre square: ``uint8 (s, s, 3)``.
+
+    Introduced in lesson 01. The one resize every ftlab path uses (folder loaders, the HAM10000
+    loader, ``ftlab finetune``/``evaluate``/``predict``, the reference photos of the lessons),
+    so a model sees at prediction time exactly what it was trained on. The aspect ratio is kept
+    (a 4:3 photo loses an eighth of its width at each end), unlike squashing the whole photo to
+    a square. One Pillow call (a bilinear resize of the centre box) does both steps.
+
+    Args:
+        image: a Pillow image or an RGB ``uint8`` array ``(h, w, 3)``.
+        image_size: side of the output square in pixels.
+
+    Example:
+        >>> center_crop_resize(np.zeros((300, 400, 3), np.uint8), 224).shape
+        (224, 224, 3)
+    """
+    img = image if isinstance(image, Image.Image) else Image.fromarray(np.asarray(image, dtype=np.uint8))
+    if img.mode != "RGB":
+        img = img.convert("RGB")
+    width, height = img.size
+    side = min(width, height)
+    if width == height == image_size:
+        return np.asarray(img, dtype=np.uint8)
+    left, top = (width - side) / 2, (height - side) / 2
+    box = (left, top, left + side, top + side)
+    return np.asarray(img.resize((image_size, image_size), Image.Resampling.BILINEAR, box=box), dtype=np.uint8)
 
 
 # --------------------------------------------------------------------------------------------
@@ -515,7 +549,7 @@ def _cache_key(root: Path, candidates, image_size: int) -> str:
             entries.append([absolute, stat.st_size, stat.st_mtime_ns, _quick_hash(file, stat)])
         except OSError:
             entries.append([absolute, -1, -1, ""])
-    blob = json.dumps([_CACHE_VERSION, str(root.absolute()), image_size, sorted(entries)], separators=(",", ":"))
+    blob = json.dumps([_CACHE_VERSION, PREPROCESSING, str(root.absolute()), image_size, sorted(entries)], separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:32]
 
 
@@ -581,9 +615,7 @@ def _decode_all(candidates, image_size: int, verbose: bool) -> _Decoded:
         except ImageDecodeError as error:
             skipped.append((file, error.reason))
             continue
-        if img.size != (image_size, image_size):
-            img = img.resize((image_size, image_size), Image.Resampling.BILINEAR)
-        x[len(paths)] = np.asarray(img, dtype=np.uint8)
+        x[len(paths)] = center_crop_resize(img, image_size)
         seen[digest] = file
         labels.append(class_name)
         paths.append(file)
@@ -776,11 +808,12 @@ def load_image_folder(
     Introduced in lesson 01 (bring your own photos). Every file is decoded once with the
     rules of :func:`decode_image`; files that fail are skipped and listed (with the reason)
     in ``.skipped``, exact duplicates are kept once, and class folders without a usable image
-    are left out (and listed). Images are resized to ``image_size × image_size`` (bilinear,
-    aspect ratio not kept) and kept as ``uint8``.
+    are left out (and listed). Images are resized to ``image_size × image_size`` by
+    :func:`center_crop_resize` (shorter side resized, centre square kept) and kept as ``uint8``.
 
     The decoded arrays are cached on disk (``ftlab.settings.cache_dir("images")``), keyed by
-    the files' relative paths, sizes and modification times and ``image_size``: a second
+    the files' relative paths, sizes and modification times, ``image_size`` and
+    :data:`PREPROCESSING`: a second
     load of an unchanged folder reads the cache instead of decoding.
 
     Args:

@@ -95,17 +95,14 @@ def expected_imagenet_classes(name: str) -> tuple[int, ...]:
 def reference_photos(size: int = 224) -> np.ndarray:
     """The sample photos resized to ``size × size`` and stacked: ``uint8 (7, size, size, 3)``.
 
-    Same order as :func:`sample_photos`, same resize as training images (PIL bilinear, whole
-    photo squashed to a square). Lesson 01 feeds them to the ImageNet classifier before and
+    Same order as :func:`sample_photos`, same resize as training images
+    (:func:`ftlab.data.images.center_crop_resize`: shorter side resized, centre square kept). Lesson 01 feeds them to the ImageNet classifier before and
     after fine-tuning to measure forgetting.
 
     Example:
         >>> reference_photos(96).shape
         (7, 96, 96, 3)
     """
-    from PIL import Image
+    from ftlab.data.images import center_crop_resize
 
-    return np.stack([
-        np.asarray(Image.fromarray(photo).resize((size, size), Image.Resampling.BILINEAR))
-        for photo in sample_photos().values()
-    ])
+    return np.stack([center_crop_resize(photo, size) for photo in sample_photos().values()])

@@ -121,10 +121,10 @@ def _as_rgb(image) -> np.ndarray:
 def resize_images(images, image_size: int = 224) -> np.ndarray:
     """Paths and/or arrays → float32 ``(n, image_size, image_size, 3)`` in 0..255.
 
-    Each image is squashed to a square with PIL's bilinear filter, the same resize
-    ``ftlab.data.images.load_image_folder`` uses (no centre crop: the whole photo stays in view).
+    Each image goes through :func:`ftlab.data.images.center_crop_resize` (shorter side resized,
+    centre square kept), the same resize ``ftlab.data.images.load_image_folder`` uses.
     """
-    from PIL import Image
+    from ftlab.data.images import center_crop_resize
 
     if isinstance(images, np.ndarray) and images.ndim == 4:
         images = list(images)
@@ -134,7 +134,7 @@ def resize_images(images, image_size: int = 224) -> np.ndarray:
     for image in images:
         rgb = _as_rgb(image)
         if rgb.shape[:2] != (image_size, image_size):
-            rgb = np.asarray(Image.fromarray(rgb).resize((image_size, image_size), Image.Resampling.BILINEAR))
+            rgb = center_crop_resize(rgb, image_size)
         batch.append(rgb)
     if not batch:
         raise DataError("no images given")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ftlab.data.images import ImageData, ImageDecodeError, decode_image
+from ftlab.data.images import ImageData, ImageDecodeError, center_crop_resize, decode_image
 from ftlab.errors import DataError
 from ftlab.skin.classes import DIAGNOSES, DX_CODES
 
@@ -229,7 +229,8 @@ def load_ham_folder(image_dir, metadata_csv, image_size: int = 224, val_split: f
     Args:
         image_dir: folder with the images (searched recursively; file stem = ``image_id``).
         metadata_csv: CSV with ``image_id``, ``dx`` and optionally ``lesion_id`` columns.
-        image_size: images are resized to ``image_size × image_size`` (bilinear, like DermaMNIST).
+        image_size: images become ``image_size × image_size`` by
+            :func:`ftlab.data.images.center_crop_resize` (shorter side resized, centre kept).
         val_split: share of images (whole lesions) held out for validation, per class.
         seed: seed of the split.
         class_names: fixed label order (e.g. :data:`ftlab.skin.classes.DX_CODES`); default: the dx
@@ -247,8 +248,6 @@ def load_ham_folder(image_dir, metadata_csv, image_size: int = 224, val_split: f
         >>> data = ftlab.skin.ham10000.load_ham_folder("HAM10000_images", "HAM10000_metadata.csv", 96)  # doctest: +SKIP
         >>> print(data.report)  # doctest: +SKIP
     """
-    from PIL import Image
-
     if not 0.0 < val_split < 1.0:
         raise DataError(f"val_split must be between 0 and 1, got {val_split}")
     image_dir = Path(image_dir)
@@ -270,9 +269,7 @@ def load_ham_folder(image_dir, metadata_csv, image_size: int = 224, val_split: f
         except ImageDecodeError as error:
             report.undecodable.append((str(path), error.reason))
             continue
-        if image.shape[:2] != (image_size, image_size):
-            image = np.asarray(Image.fromarray(image).resize((image_size, image_size), Image.Resampling.BILINEAR))
-        x[len(kept)] = image
+        x[len(kept)] = center_crop_resize(image, image_size)
         kept.append(row)
         paths.append(path)
     x = x[:len(kept)]

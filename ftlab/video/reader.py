@@ -28,7 +28,7 @@ from ftlab.cachefile import load_cached
 from ftlab.errors import DataError
 
 VIDEO_EXTENSIONS = (".mp4", ".avi", ".gif", ".mov", ".mkv", ".webm", ".m4v")
-_CACHE_VERSION = 1
+_CACHE_VERSION = 2  # 2: frames through ftlab.data.images.center_crop_resize
 
 
 class ClipError(DataError):
@@ -55,16 +55,11 @@ def sample_frame_indices(num_available: int, num_frames: int) -> np.ndarray:
 
 
 def _square_resize(image, size: int) -> np.ndarray:
-    """Centre-crop a PIL image to a square and resize it to ``size`` × ``size`` RGB uint8."""
-    from PIL import Image
+    """Centre-crop a PIL image to a square and resize it to ``size`` × ``size`` RGB uint8 (the
+    resize of every ftlab image, :func:`ftlab.data.images.center_crop_resize`)."""
+    from ftlab.data.images import center_crop_resize
 
-    width, height = image.size
-    side = min(width, height)
-    left, top = (width - side) // 2, (height - side) // 2
-    image = image.convert("RGB").crop((left, top, left + side, top + side))
-    if side != size:
-        image = image.resize((size, size), Image.BILINEAR)
-    return np.asarray(image, dtype=np.uint8)
+    return center_crop_resize(image, size)
 
 
 def _decode_gif(path: Path) -> list:
