@@ -182,10 +182,10 @@ def finetune_text_command(args) -> dict:
         return train.scores(lm, data, sequence_length=window, max_windows=limit)
 
     prompt = _sample_prompt(val_corpus)
+    sample_length = len(train.encode_text(text_model.tokenizer_of(lm), prompt)) + 1 + SAMPLE_TOKENS  # + start
 
     def sample():
-        return generate.generate(lm, prompt, max_length=len(train.encode_text(text_model.tokenizer_of(lm), prompt))
-                                 + 1 + SAMPLE_TOKENS, temperature=0)
+        return generate.generate(lm, prompt, max_length=sample_length, temperature=0)
 
     before, general_before, sample_before = scores(val_corpus), scores(general_val), sample()
     _say(args, f"before: held-out perplexity {before['perplexity']:.2f} ({before['bits_per_byte']:.2f} bits per "

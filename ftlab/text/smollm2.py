@@ -94,9 +94,9 @@ def unpermute(weight: np.ndarray, n_heads: int) -> np.ndarray:
 class _Dequantised(dict):
     """GGUF tensors by name, each dequantised to float32 only when it is read (and not kept).
 
-    Dequantising all 272 tensors at once would hold a second float32 copy of the model (540 MB)
-    beside the Keras weights; one at a time, the conversion peaks at the model plus its largest
-    tensor (the 113 MB embedding).
+    Dequantising all 272 tensors at once would hold the whole float32 model (540 MB) in memory;
+    streamed one at a time into the cache (:func:`_write_cache`), the conversion holds at most its
+    largest tensor (the 113 MB embedding).
     """
 
     def __init__(self, reader):

@@ -259,13 +259,7 @@ def bits_per_byte(lm, data, sequence_length: int = DEFAULT_SEQUENCE_LENGTH, batc
         >>> bits_per_byte(ftlab.text.model.load_tiny_lm(), "The Software is provided as is.")  # doctest: +SKIP
         2.4
     """
-    windows = _windows_of(lm, data, sequence_length, max_windows)
-    total, _ = _summed_nll(lm, windows, batch_size)
-    lengths = token_byte_lengths(tokenizer_of(lm))
-    n_bytes = float((lengths[windows["targets"]] * windows["weights"]).sum())
-    if n_bytes <= 0:
-        raise DataError("the text has no bytes to score (only special tokens)")
-    return total / math.log(2) / n_bytes
+    return scores(lm, data, sequence_length, batch_size, max_windows)["bits_per_byte"]
 
 
 def perplexity(lm, data, sequence_length: int = DEFAULT_SEQUENCE_LENGTH, batch_size: int | None = None,
@@ -292,12 +286,18 @@ def perplexity(lm, data, sequence_length: int = DEFAULT_SEQUENCE_LENGTH, batch_s
 
 def scores(lm, data, sequence_length: int = DEFAULT_SEQUENCE_LENGTH, batch_size: int | None = None,
            max_windows: int | None = None) -> dict:
-    """``{"perplexity", "bits_per_byte"}`` of ``data`` from one pass over it (see both functions)."""
+    """``{"perplexity", "bits_per_byte"}`` of ``data`` from one pass over it (see both functions).
+
+    Raises:
+        DataError: the scored tokens spell no bytes (only special tokens).
+    """
     windows = _windows_of(lm, data, sequence_length, max_windows)
     total, count = _summed_nll(lm, windows, batch_size)
     lengths = token_byte_lengths(tokenizer_of(lm))
     n_bytes = float((lengths[windows["targets"]] * windows["weights"]).sum())
-    return {"perplexity": math.exp(total / count), "bits_per_byte": total / math.log(2) / max(n_bytes, 1.0)}
+    if n_bytes <= 0:
+        raise DataError("the text has no bytes to score (only special tokens)")
+    return {"perplexity": math.exp(total / count), "bits_per_byte": total / math.log(2) / n_bytes}
 
 
 class PeakRSS:
