@@ -26,17 +26,18 @@ NOTEBOOK = REPO / "notebooks" / "01_image_classification.ipynb"
 
 _MEMORY_CHILD = r"""
 import json, os, resource, sys
+import keras
 import numpy as np
 from ftlab import freeze, widgets
 from ftlab.models import backbones, heads
 size, k, batch = int(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 model = heads.build_classifier(backbones.build_backbone(image_size=size), 12)
-freeze.compile_model(model, learning_rate=1e-4)
 groups = []
 if k == "frozen":
     freeze.freeze_all(model)
 else:
-    groups = freeze.unfreeze_top(model, int(k))
+    groups = freeze.unfreeze_top(model, int(k)).groups
+model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 estimate = widgets.CostModel(model, by="block").estimate(groups, batch_size=batch).peak_memory_gb
 x = np.random.default_rng(0).integers(0, 255, (batch * 4, size, size, 3)).astype("float32")
 y = np.random.default_rng(1).integers(0, 12, batch * 4)

@@ -1,9 +1,7 @@
-"""Block-aware freezing: choose which parts of a pretrained backbone train, and see the result.
+"""Freezing: choose which blocks of a pretrained backbone train, and see the result.
 
-Introduced in lesson 01 (used again in lessons 02–04). A backbone is a stack of blocks; these
-helpers name them (``block_groups``/``stage_groups``), freeze or unfreeze whole blocks from the
-top down, keep BatchNormalization frozen, report trainable parameters per block, and recompile
-for you.
+Lesson 01 (and 02–04). Blocks are named by :mod:`ftlab.blocks`; these helpers set ``trainable``
+per block, keep BatchNormalization frozen and return a :class:`Trainable` summary: **you compile**.
 
 Two Keras rules that trip people up (both measured with Keras 3.15 here):
 
@@ -16,323 +14,31 @@ Two Keras rules that trip people up (both measured with Keras 3.15 here):
    later, keras-team/keras#23364). What always works: a BN layer with ``trainable=False`` runs
    in inference mode whatever ``training`` says. So every function here keeps BN layers frozen
    unless you pass ``keep_batchnorm_frozen=False``.
-2. **Recompile after changing ``trainable``.** ``compile`` fixes the list of variables the
+2. **Compile again after changing ``trainable``.** ``compile`` fixes the list of variables the
    optimizer updates. Freeze a layer without recompiling and ``fit`` keeps training it;
-   unfreeze one without recompiling and ``fit`` silently leaves it alone. Compile through
-   :func:`compile_model` and every function here recompiles for you (with a fresh optimizer).
+   unfreeze one without recompiling and ``fit`` silently leaves it alone. Nothing here
+   compiles for you; :func:`watch_compiles` (turned on by ``ftlab.setup()``) warns once when
+   ``fit`` runs on a model whose trainable weights changed since its last ``compile``.
 
 Example:
     >>> model = ftlab.models.heads.build_classifier(backbone, num_classes=5)  # doctest: +SKIP
-    >>> ftlab.freeze.compile_model(model, learning_rate=1e-3)  # doctest: +SKIP
     >>> ftlab.freeze.freeze_all(model)       # phase 1: only the new head trains  # doctest: +SKIP
+    >>> model.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy")  # doctest: +SKIP
     >>> ftlab.freeze.unfreeze_top(model, 3)  # phase 2: head + the top two blocks  # doctest: +SKIP
+    >>> model.compile(optimizer=keras.optimizers.Adam(1e-4), loss="sparse_categorical_crossentropy")  # doctest: +SKIP
     >>> ftlab.freeze.print_summary(model)  # doctest: +SKIP
 """
 
 from __future__ import annotations
 
-import re
+import functools
 import warnings
-from collections.abc import Callable, Iterable
+import weakref
+from collections.abc import Iterable
 from dataclasses import dataclass
 
+from ftlab.blocks import CLASSIFIER_GROUP, _size, block_groups, find_backbone, stage_groups
 from ftlab.errors import ModelError
-
-CLASSIFIER_GROUP = "classifier"
-_COMPILE_ATTR = "_ftlab_compile_spec"
-
-# --------------------------------------------------------------------------------------------
-# Naming the blocks of known architectures
-
-
-@dataclass(frozen=True)
-class _Family:
-    name: str
-    block_of: Callable[[str], str | None]  # layer name -> block name (None: not recognised)
-    stage_of: Callable[[str], str | None]  # block name -> stage name
-
-
-def _lite0_stage(block: str) -> str | None:
-    from ftlab.models.lite0 import BLOCK_STAGE
-
-    return f"stage{BLOCK_STAGE[block]}" if block in BLOCK_STAGE else block
-
-
-def _lite0_block(name: str) -> str | None:
-    match = re.match(r"^(stem|block\d\d|head)_", name)
-    return match[1] if match else None
-
-
-def _efficientnet_block(name: str) -> str | None:
-    # keras.applications EfficientNet B0-B7 and V2: stem_*, block1a_* ... block7a_*, top_*
-    match = re.match(r"^(stem|block\d+[a-z]|top)_", name)
-    if not match:
-        return None
-    return "head" if match[1] == "top" else match[1]
-
-
-def _efficientnet_stage(block: str) -> str | None:
-    match = re.match(r"^block(\d+)[a-z]$", block)
-    return f"stage{match[1]}" if match else block
-
-
-_MOBILENET_V2_STAGES = (0, 1, 1, 2, 2, 2, 3, 3, 3, 3, 4, 4, 4, 5, 5, 5, 6)  # block_0..block_16 → stage-1
-
-
-def _mobilenet_v2_block(name: str) -> str | None:
-    # MobileNetV2: Conv1 (stem), expanded_conv_* (block 0), block_1_* ... block_16_*, Conv_1 + out_relu
-    if name.startswith("expanded_conv_"):
-        return "block_0"
-    match = re.match(r"^block_(\d+)_", name)
-    if match:
-        return f"block_{match[1]}"
-    return "head" if re.match(r"^(Conv_1|out_relu)", name) else None
-
-
-def _mobilenet_v2_stage(block: str) -> str | None:
-    match = re.match(r"^block_(\d+)$", block)
-    if match and int(match[1]) < len(_MOBILENET_V2_STAGES):
-        return f"stage{_MOBILENET_V2_STAGES[int(match[1])] + 1}"
-    return block
-
-
-def _mobilenet_v3_block(name: str) -> str | None:
-    # MobileNetV3: conv (stem), expanded_conv_* (block 0), expanded_conv_1_* ..., conv_1 (head)
-    match = re.match(r"^expanded_conv(?:_(\d+))?_", name)
-    if match:
-        return f"block_{int(match[1] or 0)}"
-    return "head" if re.match(r"^conv_1(_bn)?$", name) else None
-
-
-def _resnet_block(name: str) -> str | None:
-    # ResNet / ResNetV2 / DenseNet: conv1_* (stem), convN_blockM_*, post_* / bn / relu (head)
-    match = re.match(r"^(conv\d+_block\d+)_", name)
-    if match:
-        return match[1]
-    if re.match(r"^(post_bn|post_relu|bn|relu)$", name):
-        return "head"
-    return None
-
-
-def _resnet_stage(block: str) -> str | None:
-    match = re.match(r"^(conv\d+)_block\d+$", block)
-    return match[1] if match else block
-
-
-def _convnext_block(name: str) -> str | None:
-    match = re.search(r"_stage_(\d+)_block_(\d+)_", name)
-    if match:
-        return f"stage{match[1]}_block{match[2]}"
-    match = re.search(r"_downsampling_block_(\d+)$", name)
-    if match:  # the downsampling layer in front of stage i+1
-        return f"stage{int(match[1]) + 1}_downsampling"
-    return None
-
-
-def _convnext_stage(block: str) -> str | None:
-    match = re.match(r"^(stage\d+)_", block)
-    return match[1] if match else block
-
-
-def _xception_block(name: str) -> str | None:
-    match = re.match(r"^(block\d+)_", name)
-    return match[1] if match else None
-
-
-def _xception_stage(block: str) -> str | None:
-    match = re.match(r"^block(\d+)$", block)
-    if not match:
-        return block
-    index = int(match[1])
-    return "entry_flow" if index <= 4 else "middle_flow" if index <= 12 else "exit_flow"
-
-
-def _same(block: str) -> str:
-    return block
-
-
-_FAMILIES = (
-    _Family("efficientnet_lite0", _lite0_block, _lite0_stage),
-    _Family("efficientnet", _efficientnet_block, _efficientnet_stage),
-    _Family("mobilenet_v2", _mobilenet_v2_block, _mobilenet_v2_stage),
-    _Family("mobilenet_v3", _mobilenet_v3_block, _same),
-    _Family("resnet_densenet", _resnet_block, _resnet_stage),
-    _Family("convnext", _convnext_block, _convnext_stage),
-    _Family("xception", _xception_block, _xception_stage),
-)
-_GLOBAL_POOLING = ("GlobalAveragePooling2D", "GlobalMaxPooling2D", "GlobalAveragePooling1D",
-                   "GlobalMaxPooling1D", "GlobalAveragePooling3D", "GlobalMaxPooling3D")
-
-
-def _is_input(layer) -> bool:
-    return type(layer).__name__ == "InputLayer"
-
-
-def _param_count(layer) -> int:
-    return sum(_size(w) for w in layer.weights)
-
-
-def _size(variable) -> int:
-    count = 1
-    for dim in variable.shape:
-        count *= int(dim)
-    return count
-
-
-def find_backbone(model):
-    """The pretrained backbone inside ``model``: a nested model holding most of the weights.
-
-    For a classifier from ``ftlab.models.heads.build_classifier`` that is the backbone it wraps;
-    for a backbone (or any flat model) it is ``model`` itself.
-
-    Example:
-        >>> find_backbone(classifier).name  # doctest: +SKIP
-        'efficientnet_lite0'
-    """
-    import keras
-
-    total = max(1, sum(_size(w) for w in model.weights))
-    nested = [layer for layer in model.layers if isinstance(layer, keras.Model)]
-    if nested:
-        biggest = max(nested, key=_param_count)
-        if _param_count(biggest) * 2 > total:
-            return biggest
-    return model
-
-
-def _group_layers(backbone) -> tuple[dict[str, list], Callable[[str], str | None]]:
-    """Ordered {block: [layers]} and the stage function, for the best-matching family."""
-    layers = [layer for layer in backbone.layers if not _is_input(layer)]
-    weighted = [layer for layer in layers if layer.weights] or layers
-    best, best_hits = None, 0
-    for family in _FAMILIES:
-        hits = sum(family.block_of(layer.name) is not None for layer in weighted)
-        if hits > best_hits:
-            best, best_hits = family, hits
-    if best is not None and best_hits * 10 >= len(weighted) * 5:
-        return _assign(layers, best.block_of), best.stage_of
-    if any(re.match(r"^mixed\d+$", layer.name) for layer in layers):
-        return _inception_groups(layers), _same
-    return _generic_groups(layers), _same
-
-
-def _assign(layers, block_of) -> dict[str, list]:
-    """Walk layers input→output; unrecognised ones join the current group.
-
-    Layers before the first recognised one form ``stem`` (preprocessing included); unrecognised
-    layers after the final global pooling form ``head``. Only a pooling among the last few
-    layers counts: squeeze-and-excitation blocks pool too, deep inside the network.
-    """
-    final_pool = None
-    for index, layer in enumerate(layers):
-        if (type(layer).__name__ in _GLOBAL_POOLING and not getattr(layer, "keepdims", False)
-                and index >= len(layers) - 4):
-            final_pool = index
-    groups: dict[str, list] = {}
-    current = "stem"
-    for index, layer in enumerate(layers):
-        block = block_of(layer.name)
-        if block is None and final_pool is not None and index > final_pool:
-            block = "head"
-        if block is not None:
-            current = block
-        groups.setdefault(current, []).append(layer)
-    return groups
-
-
-def _inception_groups(layers) -> dict[str, list]:
-    """InceptionV3: each ``mixedN`` concatenation closes a group named after it."""
-    groups: dict[str, list] = {}
-    pending: list = []
-    last = None
-    for layer in layers:
-        pending.append(layer)
-        if re.match(r"^mixed\d+$", layer.name):
-            groups[layer.name] = pending
-            pending, last = [], layer.name
-    if pending:
-        if last is None:
-            groups["stem"] = pending
-        else:
-            groups[last].extend(pending)
-    return groups
-
-
-def _generic_groups(layers, parts: int = 8) -> dict[str, list]:
-    """Unknown architecture: consecutive slices with about equal numbers of weighted layers."""
-    weighted = [layer for layer in layers if layer.weights]
-    per_part = max(1, -(-len(weighted) // parts))
-    groups: dict[str, list] = {}
-    seen = 0
-    for layer in layers:
-        index = min(seen // per_part, parts - 1) + 1
-        groups.setdefault(f"part{index}", []).append(layer)
-        if layer.weights:
-            seen += 1
-    return groups
-
-
-def _outside_layers(model, backbone) -> list:
-    if backbone is model:
-        return []
-    return [layer for layer in model.layers if layer is not backbone and not _is_input(layer)]
-
-
-def block_groups(model) -> dict[str, list]:
-    """The model's layers grouped into blocks, ordered from input to output.
-
-    Works on a backbone or on a classifier that contains one. Group names follow the
-    architecture's own layer names:
-
-    * EfficientNet-Lite0 (ftlab): ``stem``, ``block01`` … ``block16``, ``head``;
-    * keras EfficientNet B0–B7/V2: ``stem``, ``block1a`` … ``block7a``, ``head`` (``top_*``);
-    * MobileNetV2/V3: ``stem``, ``block_0`` … ``block_16`` (V3: ``block_10``/``block_14``), ``head``;
-    * ResNet(V2)/DenseNet: ``stem``, ``conv2_block1`` … ``conv5_block3``, ``head`` (V2, DenseNet);
-    * ConvNeXt: ``stem``, ``stage0_block0`` …, ``stageN_downsampling``, ``head``;
-    * Xception: ``block1`` … ``block14``; InceptionV3: ``mixed0`` … ``mixed10``;
-    * anything else: ``part1`` … ``part8``, slices with equal numbers of weighted layers.
-
-    Preprocessing layers belong to ``stem``. A classifier adds a last group, ``classifier``,
-    with every layer outside the backbone (augmentation, dropout, the new Dense layer).
-
-    Returns:
-        ``{group name: [layers]}`` in input→output order.
-
-    Example:
-        >>> list(block_groups(backbone))[:3]  # doctest: +SKIP
-        ['stem', 'block01', 'block02']
-    """
-    backbone = find_backbone(model)
-    groups, _ = _group_layers(backbone)
-    outside = _outside_layers(model, backbone)
-    if outside:
-        groups[CLASSIFIER_GROUP] = outside
-    return groups
-
-
-def stage_groups(model) -> dict[str, list]:
-    """Like :func:`block_groups`, with blocks merged into the architecture's stages.
-
-    EfficientNet-Lite0: ``stem``, ``stage1`` … ``stage7``, ``head`` (stage *s* holds the blocks of
-    row *s* of the EfficientNet-B0 table: 1, 2, 2, 3, 3, 4, 1 blocks). Keras EfficientNets:
-    ``stage1`` …; MobileNetV2: ``stage1`` … ``stage7``; ResNet/DenseNet: ``conv2`` … ``conv5``;
-    ConvNeXt: ``stage0`` … ``stage3``; Xception: entry/middle/exit flow. Architectures without
-    known stages return their blocks.
-
-    Example:
-        >>> list(stage_groups(backbone))  # doctest: +SKIP
-        ['stem', 'stage1', 'stage2', 'stage3', 'stage4', 'stage5', 'stage6', 'stage7', 'head']
-    """
-    backbone = find_backbone(model)
-    blocks, stage_of = _group_layers(backbone)
-    stages: dict[str, list] = {}
-    for block, layers in blocks.items():
-        stages.setdefault(stage_of(block) or block, []).extend(layers)
-    outside = _outside_layers(model, backbone)
-    if outside:
-        stages[CLASSIFIER_GROUP] = outside
-    return stages
-
 
 # --------------------------------------------------------------------------------------------
 # Changing what trains
@@ -360,72 +66,89 @@ def _apply(model, flags: dict) -> None:
         layer.trainable = current[id(layer)]
 
 
-def _after_change(model, recompile: bool | None) -> None:
-    if recompile is False:
-        return
-    spec = getattr(model, _COMPILE_ATTR, None)
-    if spec is not None:
-        _compile(model, spec)
-        return
-    if recompile:
-        raise ModelError(f"model {model.name!r} was not compiled with ftlab.freeze.compile_model, so ftlab "
-                         "cannot recompile it: call ftlab.freeze.compile_model(model, ...) first")
-    if getattr(model, "compiled", False):
-        warnings.warn(f"model {model.name!r} was compiled before its trainable layers changed: call "
-                      "model.compile(...) again before fit (or compile it with ftlab.freeze.compile_model "
-                      "and ftlab recompiles for you)", UserWarning, stacklevel=3)
-
-
 def _backbone_groups(model) -> dict[str, list]:
     groups = block_groups(model)
     groups.pop(CLASSIFIER_GROUP, None)
     return groups
 
 
-def freeze_all(model, recompile: bool | None = None) -> None:
+@dataclass(frozen=True, repr=False)
+class Trainable:
+    """What trains after a freeze call: the backbone groups with trainable weights, and the counts.
+
+    ``trainable`` and ``total`` are parameters of the whole model (a classifier's new head
+    included), the numbers ``model.summary()`` prints. Shown in a notebook, it reminds you to
+    compile before ``fit``.
+    """
+
+    groups: tuple[str, ...]
+    trainable: int
+    total: int
+
+    def __str__(self) -> str:
+        which = ", ".join(self.groups) if self.groups else "none of the backbone"
+        share = 100 * self.trainable / max(1, self.total)
+        return (f"trainable groups: {which}; {self.trainable:,} of {self.total:,} parameters train ({share:.1f}%). "
+                "Compile again before fit.")
+
+    __repr__ = __str__
+
+
+def _summary(model) -> Trainable:
+    trainable_ids = {id(w) for w in model.trainable_weights}
+    groups = tuple(name for name, layers in _backbone_groups(model).items()
+                   if any(id(w) in trainable_ids for layer in layers for w in layer.weights))
+    trainable, frozen = count_params(model)
+    return Trainable(groups, trainable, trainable + frozen)
+
+
+def freeze_all(model) -> Trainable:
     """Freeze the whole backbone; a classifier's own layers (the new head) stay trainable.
 
-    This is phase 1 of fine-tuning ("feature extraction"): only the new head learns.
+    This is phase 1 of fine-tuning ("feature extraction"): only the new head learns. Like every
+    function here it only sets ``trainable``: compile afterwards.
 
     Args:
         model: a backbone, or a classifier that contains one.
-        recompile: None (default) recompiles when the model was compiled with
-            :func:`compile_model` and warns if it was compiled otherwise; False skips both.
+
+    Returns:
+        a :class:`Trainable` summary (no backbone group trains).
 
     Example:
         >>> freeze_all(model)  # doctest: +SKIP
     """
-    flags = {layer: False for layers in _backbone_groups(model).values() for layer in layers}
-    _apply(model, flags)
-    _after_change(model, recompile)
+    _apply(model, {layer: False for layers in _backbone_groups(model).values() for layer in layers})
+    return _summary(model)
 
 
 def _unfreeze_flags(layers, keep_batchnorm_frozen: bool) -> dict:
     return {layer: not (keep_batchnorm_frozen and _is_batchnorm(layer)) for layer in layers}
 
 
-def unfreeze_top(model, k: int, keep_batchnorm_frozen: bool = True, recompile: bool | None = None) -> list[str]:
+def unfreeze_top(model, k: int, keep_batchnorm_frozen: bool = True) -> Trainable:
     """Train only the top ``k`` block groups of the backbone; freeze the rest.
 
     Groups are those of :func:`block_groups`, counted from the output: ``head`` (the last 1×1
     conv and its BN for EfficientNet-Lite0) counts as the top one, so ``k=1`` trains the head
     only, ``k=3`` the head and the top two blocks (``block16``, ``block15``). ``k=0`` is
     :func:`freeze_all`; a ``k`` beyond the number of groups unfreezes everything. The layers of
-    a classifier outside the backbone stay trainable.
+    a classifier outside the backbone stay trainable. The same as this loop, in plain Keras::
+
+        for layer in backbone.layers:
+            layer.trainable = layer in top_k_groups and not isinstance(layer, keras.layers.BatchNormalization)
 
     Args:
         model: a backbone, or a classifier that contains one.
         k: number of groups to train, from the top.
         keep_batchnorm_frozen: keep BatchNormalization layers frozen (and so in inference mode)
             inside the unfrozen groups: Keras rule 1 in this module's docstring.
-        recompile: see :func:`freeze_all`.
 
     Returns:
-        names of the groups now trainable, input→output order.
+        a :class:`Trainable` summary; ``.groups`` names the groups now trainable, input→output.
 
     Example:
-        >>> unfreeze_top(model, 3)  # doctest: +SKIP
-        ['block15', 'block16', 'head']
+        >>> unfreeze_top(model, 3).groups  # doctest: +SKIP
+        ('block15', 'block16', 'head')
     """
     if int(k) != k or k < 0:
         raise ModelError(f"unfreeze_top: k={k!r} must be a whole number ≥ 0")
@@ -439,8 +162,7 @@ def unfreeze_top(model, k: int, keep_batchnorm_frozen: bool = True, recompile: b
         else:
             flags.update({layer: False for layer in layers})
     _apply(model, flags)
-    _after_change(model, recompile)
-    return top
+    return _summary(model)
 
 
 def _resolve(model, groups) -> tuple[dict[str, list], list[str]]:
@@ -456,8 +178,7 @@ def _resolve(model, groups) -> tuple[dict[str, list], list[str]]:
     return known, groups
 
 
-def unfreeze(model, groups: Iterable[str] | str, keep_batchnorm_frozen: bool = True,
-             recompile: bool | None = None) -> None:
+def unfreeze(model, groups: Iterable[str] | str, keep_batchnorm_frozen: bool = True) -> Trainable:
     """Make the named blocks or stages trainable; everything else keeps its current state.
 
     Args:
@@ -465,7 +186,6 @@ def unfreeze(model, groups: Iterable[str] | str, keep_batchnorm_frozen: bool = T
         groups: names from :func:`block_groups` or :func:`stage_groups` (``"block16"``,
             ``"stage7"``, ``"head"`` …), or one name.
         keep_batchnorm_frozen: leave BatchNormalization layers frozen (recommended).
-        recompile: see :func:`freeze_all`.
 
     Raises:
         ModelError: a name that is neither a block nor a stage of this model (the message lists them).
@@ -478,10 +198,10 @@ def unfreeze(model, groups: Iterable[str] | str, keep_batchnorm_frozen: bool = T
     for name in names:
         flags.update(_unfreeze_flags(known[name], keep_batchnorm_frozen))
     _apply(model, flags)
-    _after_change(model, recompile)
+    return _summary(model)
 
 
-def freeze(model, groups: Iterable[str] | str, recompile: bool | None = None) -> None:
+def freeze(model, groups: Iterable[str] | str) -> Trainable:
     """Freeze the named blocks or stages; everything else keeps its current state.
 
     Example:
@@ -489,10 +209,10 @@ def freeze(model, groups: Iterable[str] | str, recompile: bool | None = None) ->
     """
     known, names = _resolve(model, groups)
     _apply(model, {layer: False for name in names for layer in known[name]})
-    _after_change(model, recompile)
+    return _summary(model)
 
 
-def set_batchnorm_frozen(model, frozen: bool = True, recompile: bool | None = None) -> int:
+def set_batchnorm_frozen(model, frozen: bool = True) -> int:
     """Freeze every BatchNormalization layer of the model, or let those in trainable blocks train.
 
     ``frozen=True``: every BN layer gets ``trainable=False``, which in Keras 3 also means it
@@ -518,7 +238,6 @@ def set_batchnorm_frozen(model, frozen: bool = True, recompile: bool | None = No
                     flags[layer] = target
     if flags:
         _apply(model, flags)
-        _after_change(model, recompile)
     return len(flags)
 
 
@@ -616,79 +335,66 @@ def print_summary(model, by: str = "block", collapse: bool = True) -> None:
 
 
 # --------------------------------------------------------------------------------------------
-# Compiling (and recompiling after every change)
+# The recompile rule, checked: warn when fit runs on a stale compile
+
+_compiled_set: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # model -> trainable ids at compile
+_warned: weakref.WeakSet = weakref.WeakSet()
+_watching = False
 
 
-def _fresh_optimizer(spec: dict):
+def _trainable_ids(model) -> frozenset | None:
+    if not getattr(model, "built", False):
+        return None  # weights not made yet: nothing to compare
+    return frozenset(id(v) for v in model.trainable_variables)
+
+
+def stale_compile(model) -> tuple[int, int] | None:
+    """``(now trainable but not at compile, trainable at compile but not now)``, or None.
+
+    None when nothing changed since the last ``compile`` (or the model was compiled before
+    :func:`watch_compiles` was on, or before it had weights).
+    """
+    then, now = _compiled_set.get(model), _trainable_ids(model)
+    if then is None or now is None or then == now:
+        return None
+    return len(now - then), len(then - now)
+
+
+def watch_compiles() -> None:
+    """Warn once per model when ``fit`` runs after ``trainable`` changed and before ``compile``.
+
+    Wraps ``keras.Model.compile`` (to note which variables were trainable) and
+    ``keras.Model.fit`` (to compare). ``ftlab.setup()`` turns it on; calling it again does
+    nothing. The warning names the model and says what changed::
+
+        UserWarning: model 'classifier': 1,234 variables became trainable (and 0 frozen) since
+        it was compiled, so this fit still trains the old set. Call classifier.compile(...) again.
+    """
+    global _watching
+    if _watching:
+        return
     import keras
 
-    optimizer = spec["optimizer"]
-    if isinstance(optimizer, str):
-        cls = type(keras.optimizers.get(optimizer))
-        return cls(learning_rate=spec["learning_rate"])
-    cls, config = optimizer
-    config = dict(config)
-    if spec["learning_rate"] is not None:
-        config["learning_rate"] = spec["learning_rate"]
-    return cls.from_config(config)
+    original_compile, original_fit = keras.Model.compile, keras.Model.fit
 
+    @functools.wraps(original_compile)
+    def compile(self, *args, **kwargs):
+        result = original_compile(self, *args, **kwargs)
+        ids = _trainable_ids(self)
+        if ids is not None:
+            _compiled_set[self] = ids
+        _warned.discard(self)
+        return result
 
-def _compile(model, spec: dict) -> None:
-    model.compile(optimizer=_fresh_optimizer(spec), loss=spec["loss"], metrics=spec["metrics"], **spec["kwargs"])
+    @functools.wraps(original_fit)
+    def fit(self, *args, **kwargs):
+        change = None if self in _warned else stale_compile(self)
+        if change is not None:
+            _warned.add(self)
+            warnings.warn(f"model {self.name!r}: {change[0]:,} variables became trainable and {change[1]:,} "
+                          "were frozen since it was compiled, so this fit still trains the old set. Call "
+                          "model.compile(...) again after changing trainable.", UserWarning, stacklevel=2)
+        return original_fit(self, *args, **kwargs)
 
-
-def compile_model(model, optimizer="adam", learning_rate: float | None = None,
-                  loss="sparse_categorical_crossentropy", metrics=("accuracy",), **compile_kwargs):
-    """Compile ``model`` and remember how, so the freeze functions can recompile it for you.
-
-    Every later :func:`freeze_all`, :func:`unfreeze_top`, :func:`unfreeze`, :func:`freeze` or
-    :func:`set_batchnorm_frozen` on this model recompiles it with a *fresh* optimizer (its
-    moment estimates belonged to the old set of trainable weights). Call it again, e.g. with a
-    10× lower ``learning_rate`` for fine-tuning, and the new settings are remembered.
-
-    Args:
-        model: the model to compile (usually the classifier).
-        optimizer: a name (``"adam"``, ``"sgd"``, ``"adamw"`` …) or an optimizer instance (its
-            configuration is copied, never the instance itself).
-        learning_rate: default 1e-3 for a name, the instance's own for an instance.
-        loss, metrics, compile_kwargs: passed to ``model.compile``.
-
-    Returns:
-        the model.
-
-    Example:
-        >>> compile_model(model, learning_rate=1e-3)  # doctest: +SKIP
-        >>> unfreeze_top(model, 3)                    # recompiled here  # doctest: +SKIP
-        >>> compile_model(model, learning_rate=1e-4)  # lower rate for fine-tuning  # doctest: +SKIP
-    """
-    import keras
-
-    if isinstance(optimizer, str):
-        stored = optimizer
-        learning_rate = 1e-3 if learning_rate is None else learning_rate
-    elif isinstance(optimizer, keras.optimizers.Optimizer):
-        stored = (type(optimizer), optimizer.get_config())
-    else:
-        raise ModelError(f"optimizer={optimizer!r}: give a name like 'adam' or a keras optimizer instance")
-    spec = {"optimizer": stored, "learning_rate": learning_rate, "loss": loss,
-            "metrics": list(metrics) if metrics else None, "kwargs": dict(compile_kwargs)}
-    _compile(model, spec)
-    # object.__setattr__: keep Keras' attribute tracking away from this plain dict
-    object.__setattr__(model, _COMPILE_ATTR, spec)
-    return model
-
-
-def recompile(model, learning_rate: float | None = None) -> None:
-    """Compile again as the last :func:`compile_model` did (fresh optimizer), maybe with a new rate.
-
-    Example:
-        >>> recompile(model, learning_rate=1e-5)  # doctest: +SKIP
-    """
-    spec = getattr(model, _COMPILE_ATTR, None)
-    if spec is None:
-        raise ModelError(f"model {model.name!r} was not compiled with ftlab.freeze.compile_model; "
-                         "call compile_model(model, ...) first")
-    if learning_rate is not None:
-        spec = {**spec, "learning_rate": learning_rate}
-        object.__setattr__(model, _COMPILE_ATTR, spec)
-    _compile(model, spec)
+    keras.Model.compile, keras.Model.fit = compile, fit
+    _watching = True

@@ -197,7 +197,7 @@ def find_learning_rate(model, x, y=None, batch_size: int = 32, start_lr: float =
 
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None or not getattr(model, "compiled", False):
-        raise ModelError(f"find_learning_rate: compile {model.name!r} first (e.g. ftlab.freeze.compile_model)")
+        raise ModelError(f"find_learning_rate: compile {model.name!r} first: model.compile(optimizer=..., loss=...)")
     if isinstance(optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
         raise ModelError("find_learning_rate: the optimizer uses a learning-rate schedule; compile with a plain "
                          "learning_rate=... for the sweep")
@@ -339,9 +339,9 @@ def discriminative_optimizer(model, learning_rate: float = 1e-4, factor: float =
 
     The rates are those of :func:`discriminative_learning_rates`. It is an ordinary Keras
     optimizer (a subclass of ``keras.optimizers.Adam`` etc.) whose ``update_step`` multiplies
-    the learning rate by the variable's group multiplier, so it works with ``fit``, with
-    ``ftlab.freeze.compile_model`` (its configuration, multipliers included, survives the
-    recompiles) and with any schedule of the base rate.
+    the learning rate by the variable's group multiplier, so it works with ``compile`` and
+    ``fit`` (build a fresh one each time you compile again after changing ``trainable``) and
+    with any schedule of the base rate.
 
     Args:
         model: the model it will train (a backbone or a classifier containing one).
@@ -356,7 +356,7 @@ def discriminative_optimizer(model, learning_rate: float = 1e-4, factor: float =
 
     Example:
         >>> opt = discriminative_optimizer(model, learning_rate=1e-4, factor=0.5)  # doctest: +SKIP
-        >>> ftlab.freeze.compile_model(model, optimizer=opt)  # doctest: +SKIP
+        >>> model.compile(optimizer=opt, loss="sparse_categorical_crossentropy")  # doctest: +SKIP
     """
     import keras
 
@@ -441,8 +441,7 @@ class _GradualUnfreezingBase:
         # configuration) over everything the schedule will ever unfreeze, then put the current
         # trainable flags back.
         before = {id(layer): layer.trainable for layers in groups.values() for layer in layers}
-        freeze.unfreeze(model, list(self.schedule.values()), keep_batchnorm_frozen=self.keep_batchnorm_frozen,
-                        recompile=False)
+        freeze.unfreeze(model, list(self.schedule.values()), keep_batchnorm_frozen=self.keep_batchnorm_frozen)
         superset = list(model.trainable_variables)
         for layers in groups.values():
             for layer in layers:
@@ -459,7 +458,7 @@ class _GradualUnfreezingBase:
         name = self.schedule.get(epoch)
         if name is None:
             return
-        freeze.unfreeze(self.model, [name], keep_batchnorm_frozen=self.keep_batchnorm_frozen, recompile=False)
+        freeze.unfreeze(self.model, [name], keep_batchnorm_frozen=self.keep_batchnorm_frozen)
         self.model.make_train_function(force=True)
         self.unfrozen.append(name)
         trainable, _ = freeze.count_params(self.model)

@@ -245,7 +245,9 @@ def distribution_strategy():
 
 
 def setup(seed: int | None = None, verbose: bool = True) -> dict:
-    """Open a lesson: seed everything, report offline/quick mode and the device.
+    """Open a lesson: seed everything, report offline/quick mode and the device, and turn on
+    :func:`ftlab.freeze.watch_compiles` (a warning when ``fit`` follows a change of ``trainable``
+    without ``compile``).
 
     Args:
         seed: global seed (default ``FTLAB_SEED`` or 42).
@@ -264,6 +266,9 @@ def setup(seed: int | None = None, verbose: bool = True) -> dict:
     offline, quick = is_offline(), is_quick()
     seed = seed_everything(seed)
     report = device_report()
+    from ftlab.freeze import watch_compiles
+
+    watch_compiles()  # warn when fit runs on a model whose trainable set changed since compile
     if verbose:
         mode = "OFFLINE (bundled weights and data)" if offline else "ONLINE (real datasets and models)"
         size = "QUICK (small data, few steps)" if quick else "FULL"

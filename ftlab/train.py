@@ -385,7 +385,8 @@ def finetune(
         head_phase_weights = [w.copy() for w in model.get_weights()]
         model.get_layer(heads.CLASSIFIER_LAYER).set_weights([fit_kernel, fit_bias])
         freeze.unfreeze_top(model, unfreeze)
-        freeze.compile_model(model, optimizer="adam", learning_rate=finetune_learning_rate)
+        model.compile(optimizer=keras.optimizers.Adam(finetune_learning_rate), loss="sparse_categorical_crossentropy",
+                      metrics=["accuracy"])  # after changing trainable, as Keras requires
         callbacks = [
             keras.callbacks.EarlyStopping(monitor="val_loss", patience=max(1, patience), restore_best_weights=True),
             *([progress] if progress is not None else []),

@@ -62,7 +62,7 @@ def test_lite0_blocks_and_stages():
 
 def test_unfreeze_top_changes_exactly_the_top_groups():
     model = _classifier()
-    assert freeze.unfreeze_top(model, 3) == ["block15", "block16", "head"]
+    assert freeze.unfreeze_top(model, 3).groups == ("block15", "block16", "head")
     groups = freeze.block_groups(model)
     trainable_ids = {id(w) for w in model.trainable_weights}
     for name, layers in groups.items():
@@ -70,13 +70,13 @@ def test_unfreeze_top_changes_exactly_the_top_groups():
             trains = any(id(w) in trainable_ids for w in layer.weights)
             should = name in ("block15", "block16", "head", "classifier") and not _is_bn(layer)
             assert trains == should, (name, layer.name)
-    assert freeze.unfreeze_top(model, 1) == ["head"]
+    assert freeze.unfreeze_top(model, 1).groups == ("head",)
     assert {layer.name for layer in model.layers[-1:]} == {"classifier"}
     trainable_layers = {w.path.split("/")[-2] for w in model.trainable_weights}
     assert trainable_layers == {"head_conv", "classifier"}
-    assert freeze.unfreeze_top(model, 0) == []
+    assert freeze.unfreeze_top(model, 0).groups == ()
     assert freeze.count_params(model)[0] == 1280 * 3 + 3
-    assert len(freeze.unfreeze_top(model, 99)) == len(LITE0_BLOCKS)
+    assert len(freeze.unfreeze_top(model, 99).groups) == len(LITE0_BLOCKS)
     with pytest.raises(ModelError, match="k=-1"):
         freeze.unfreeze_top(model, -1)
 
@@ -122,13 +122,19 @@ def test_summary_adds_up_and_matches_keras():
     assert len(freeze.format_summary(rows, collapse=False).splitlines()) == len(rows) + 3
 
 
-def test_recompile_and_only_unfrozen_weights_train():
+def test_freeze_helpers_never_compile_and_compiling_again_makes_the_change_count():
+    import keras
+
     model = _classifier()
-    freeze.compile_model(model, learning_rate=1e-2, run_eagerly=True)  # eager: no slow graph tracing
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy",
+                  run_eagerly=True)  # eager: no slow graph tracing
     first_optimizer = model.optimizer
-    freeze.unfreeze_top(model, 2)  # head + block16
-    assert model.optimizer is not first_optimizer
-    assert float(model.optimizer.learning_rate) == pytest.approx(1e-2)
+    summary = freeze.unfreeze_top(model, 2)  # head + block16
+    assert model.optimizer is first_optimizer  # flags only: nothing recompiled behind your back
+    assert summary.groups == ("block16", "head")
+    assert summary.trainable == freeze.count_params(model)[0] and summary.total == model.count_params()
+    assert "Compile again before fit" in str(summary) and f"{summary.trainable:,}" in repr(summary)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy", run_eagerly=True)
     backbone = model.get_layer("efficientnet_lite0")
     watched = {name: [w.copy() for w in backbone.get_layer(name).get_weights()]
                for name in ("block01_dwconv", "block15_project_conv", "block16_project_conv", "block16_project_bn")}
@@ -142,38 +148,38 @@ def test_recompile_and_only_unfrozen_weights_train():
     assert not np.array_equal(watched["block16_project_conv"][0], after["block16_project_conv"][0])
     assert not np.array_equal(head_before, model.get_layer("classifier").get_weights()[0])
 
-    freeze.freeze_all(model)  # recompiled again: block16 is now left alone
+    freeze.freeze_all(model)
+    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="sparse_categorical_crossentropy", run_eagerly=True)
     frozen_block = backbone.get_layer("block16_project_conv").get_weights()[0].copy()
     model.train_on_batch(x, np.array([0, 1, 2, 0]))
     np.testing.assert_array_equal(frozen_block, backbone.get_layer("block16_project_conv").get_weights()[0])
-    freeze.recompile(model, learning_rate=1e-4)
-    assert float(model.optimizer.learning_rate) == pytest.approx(1e-4)
 
 
-def test_compile_model_with_an_optimizer_instance():
+def test_fit_after_a_change_without_compile_warns_once_per_model():
     import keras
 
-    model = _classifier()
-    freeze.compile_model(model, optimizer=keras.optimizers.SGD(learning_rate=0.05, momentum=0.9))
-    freeze.unfreeze_top(model, 1)
-    assert isinstance(model.optimizer, keras.optimizers.SGD)
-    assert float(model.optimizer.learning_rate) == pytest.approx(0.05) and model.optimizer.momentum == 0.9
-    with pytest.raises(ModelError, match="optimizer="):
-        freeze.compile_model(model, optimizer=42)
-
-
-def test_plain_compile_gets_a_warning_and_explicit_recompile_needs_compile_model():
-    model = _classifier()
-    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
-    with pytest.warns(UserWarning, match="compile"):
-        freeze.unfreeze_top(model, 1)
+    freeze.watch_compiles()
+    freeze.watch_compiles()  # a second call changes nothing (no double wrapping)
+    x = np.random.default_rng(0).normal(size=(8, 4)).astype("float32")
+    y = np.array([0, 1] * 4)
+    model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(3, name="a"), keras.layers.Dense(2, name="b")])
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", run_eagerly=True)
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        freeze.freeze_all(model, recompile=False)
-    with pytest.raises(ModelError, match="compile_model"):
-        freeze.freeze_all(model, recompile=True)
-    with pytest.raises(ModelError, match="compile_model"):
-        freeze.recompile(model)
+        model.fit(x, y, epochs=1, verbose=0)  # nothing changed: no warning
+    model.get_layer("a").trainable = False
+    assert freeze.stale_compile(model) == (0, 2)
+    with pytest.warns(UserWarning, match=r"0 variables became trainable and 2 were frozen.*compile"):
+        model.fit(x, y, epochs=1, verbose=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        model.fit(x, y, epochs=1, verbose=0)  # once per model, not every fit
+        model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", run_eagerly=True)
+        assert freeze.stale_compile(model) is None
+        model.fit(x, y, epochs=1, verbose=0)
+    model.get_layer("a").trainable = True  # the other way round: weights the optimizer has never seen
+    with pytest.warns(UserWarning, match="2 variables became trainable"), pytest.raises(ValueError, match="Unknown"):
+        model.fit(x, y, epochs=1, verbose=0)  # eager fit then fails in Keras 3.15; a traced one skips them
 
 
 def test_unfreeze_by_name_after_freezing_the_container():
@@ -213,7 +219,7 @@ def test_keras_applications_groups(name, first_blocks, last, stages):
     assert list(freeze.stage_groups(backbone))[:len(stages)] == stages
     if name == "mobilenet_v2":
         assert len(groups) == 19 and len(freeze.stage_groups(backbone)) == 9
-    assert freeze.unfreeze_top(backbone, 1) == [last]
+    assert freeze.unfreeze_top(backbone, 1).groups == (last,)
 
 
 def test_unknown_architecture_falls_back_to_parts():

@@ -106,10 +106,10 @@ def test_discriminative_learning_rates_per_stage(classifier):
 def test_discriminative_optimizer_scales_each_groups_steps(classifier):
     # Adam's first step moves every weight with a non-zero gradient by ~learning_rate: so the
     # largest change per variable shows the rate its group got.
-    freeze.unfreeze_top(classifier, 100, recompile=False)
+    freeze.unfreeze_top(classifier, 100)
     optimizer = lr.discriminative_optimizer(classifier, learning_rate=1e-2, factor=0.5)
-    freeze.compile_model(classifier, optimizer=optimizer, run_eagerly=True)  # no tracing: fast test
-    assert type(classifier.optimizer).__name__ == "DiscriminativeAdam"  # survived the recompile
+    classifier.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", run_eagerly=True)  # fast test
+    assert type(classifier.optimizer).__name__ == "DiscriminativeAdam"
     rng = np.random.default_rng(0)
     x = rng.uniform(0, 255, (8, 32, 32, 3)).astype("float32")
     y = rng.integers(0, 3, 8)
@@ -145,8 +145,9 @@ def test_unfreezing_schedule():
 def test_gradual_unfreezing_unfreezes_top_down_during_fit(classifier, capsys):
     import keras
 
-    freeze.compile_model(classifier, learning_rate=1e-3, run_eagerly=True)  # no tracing: fast test
     freeze.freeze_all(classifier)
+    classifier.compile(optimizer=keras.optimizers.Adam(1e-3), loss="sparse_categorical_crossentropy",
+                       run_eagerly=True)  # no tracing: fast test
     rng = np.random.default_rng(1)
     x = rng.uniform(0, 255, (8, 32, 32, 3)).astype("float32")
     y = rng.integers(0, 3, 8)
@@ -169,7 +170,7 @@ def test_gradual_unfreezing_unfreezes_top_down_during_fit(classifier, capsys):
 
 
 def test_gradual_unfreezing_rejects_unknown_groups(classifier):
-    freeze.compile_model(classifier, run_eagerly=True)
+    classifier.compile(optimizer="adam", loss="sparse_categorical_crossentropy", run_eagerly=True)
     callback = lr.GradualUnfreezing(schedule={1: "stage42"})
     with pytest.raises(ModelError, match="stage42"):
         classifier.fit(np.zeros((2, 32, 32, 3)), np.zeros(2), epochs=1, verbose=0, callbacks=[callback])

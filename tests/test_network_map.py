@@ -22,7 +22,7 @@ def classifier():
 
 
 def test_lite0_map_blocks_stages_and_clicks(classifier):
-    freeze.freeze_all(classifier, recompile=False)
+    freeze.freeze_all(classifier)
     network_map = widgets.NetworkMap(classifier, variable="classifier")
     assert [s["name"] for s in network_map.stages][:2] == ["stem", "stage1"] and network_map.unit_count == 9
     assert len([b for b in network_map.blocks if b["name"].startswith("block")]) == 16
@@ -49,7 +49,7 @@ def test_readout_apply_and_code_agree_with_keras(classifier, choice, bn_frozen):
     applied = sorted(v.path for v in classifier.trainable_weights)
     assert _keras_count(classifier) == announced
     assert "classifier.compile(" in network_map.code
-    freeze.freeze_all(classifier, recompile=False)
+    freeze.freeze_all(classifier)
     exec(network_map.code.replace("classifier.compile(", "dict("), {"classifier": classifier, "keras": keras})
     assert sorted(v.path for v in classifier.trainable_weights) == applied
 

@@ -19,8 +19,8 @@ def model():
     from ftlab.models import backbones, heads
 
     classifier = heads.build_classifier(backbones.build_backbone(image_size=32), 4)
-    freeze.compile_model(classifier, learning_rate=1e-3, run_eagerly=True)
     freeze.freeze_all(classifier)
+    classifier.compile(optimizer="adam", loss="sparse_categorical_crossentropy", run_eagerly=True)
     return classifier
 
 
@@ -124,13 +124,16 @@ def test_checkboxes_pick_any_groups_and_sync_the_slider(model):
     assert panel.top_k.value == 2
 
 
-def test_apply_recompiles_so_fit_trains_exactly_the_chosen_layers(model):
+def test_apply_sets_flags_shows_the_code_and_after_its_compile_fit_trains_exactly_the_chosen_layers(model):
     panel = widgets.FreezePanel(model)
     old_optimizer = model.optimizer
     panel.top_k.value = 1
     panel.apply_button.click()  # the button, as a learner would
-    assert model.optimizer is not old_optimizer
-    assert "recompiled" in panel.status.value
+    assert model.optimizer is old_optimizer and "now compile" in panel.status.value  # Apply never compiles
+    code = panel.code_text()
+    assert "layer.trainable" in code and code.splitlines()[-1].startswith("model.compile(")
+    assert "model.compile(" in panel.code.value and "Keras code:" in panel.text()
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", run_eagerly=True)  # the code's last line
     before = {w.path: w.numpy().copy() for w in model.weights}
     rng = np.random.default_rng(0)
     model.fit(rng.uniform(0, 255, (4, 32, 32, 3)).astype("float32"), rng.integers(0, 4, 4), epochs=1, verbose=0)
@@ -182,7 +185,7 @@ def test_panel_works_for_a_keras_applications_backbone():
     from ftlab.models import backbones, heads
 
     model = heads.build_classifier(backbones.build_backbone("mobilenet_v2", image_size=32, weights=None), 3)
-    freeze.compile_model(model, run_eagerly=True)
+    model.compile(optimizer="adam", loss="sparse_categorical_crossentropy", run_eagerly=True)
     panel = widgets.FreezePanel(model)
     assert list(panel.checkboxes)[-1] == "head" and "stage7" in panel.checkboxes
     panel.top_k.value = 3

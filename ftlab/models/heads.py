@@ -82,7 +82,7 @@ def build_classifier(
     x = backbone(x, training=False)
     from ftlab.freeze import set_batchnorm_frozen
 
-    set_batchnorm_frozen(backbone, True, recompile=False)
+    set_batchnorm_frozen(backbone, True)
     if dropout_rate:
         x = keras.layers.Dropout(dropout_rate, name="dropout")(x)
     outputs = keras.layers.Dense(num_classes, activation="softmax", dtype="float32", name=CLASSIFIER_LAYER)(x)

@@ -10,7 +10,8 @@ where custom widgets are off.
 "unfreeze top k", a "BatchNorm stays frozen" switch, and live read-outs of the trainable
 parameters, an estimate of seconds per epoch and of peak memory for the choice on screen.
 Nothing changes in the model until **Apply**, which sets ``trainable`` through
-:mod:`ftlab.freeze` and recompiles. Everything can be driven from code (``panel.top_k.value = 2``,
+:mod:`ftlab.freeze` and never compiles: under the button the panel shows the plain Keras code
+that does the same, ending with the ``compile`` line you run next. Everything can be driven from code (``panel.top_k.value = 2``,
 ``panel.apply()``), which is how the tests and the lesson's exercises use it.
 
 :func:`LiveTrainingView` is a Keras callback that redraws loss/accuracy curves as each epoch
@@ -39,8 +40,8 @@ About the estimates (never presented as measurements):
 
 from __future__ import annotations
 
+import html
 import math
-import sys
 import time
 from dataclasses import dataclass
 
@@ -332,14 +333,15 @@ class FreezePanel:
     * ``panel.batchnorm`` — ``Checkbox`` ``"BatchNorm stays frozen"``;
     * ``panel.readout`` — ``Label`` whose text starts ``"trainable parameters:"``, plus
       ``panel.time_readout`` and ``panel.memory_readout`` (estimates, labelled as such);
-    * ``panel.apply_button`` — ``Button`` "Apply": sets ``trainable`` and recompiles
-      (same as :meth:`apply`); ``panel.status`` says what was applied.
+    * ``panel.apply_button`` — ``Button`` "Apply": sets ``trainable`` (same as :meth:`apply`),
+      never compiles; ``panel.status`` says what was applied;
+    * ``panel.code`` — ``HTML`` under the button: the plain Keras that does what the ticked
+      groups say, ``compile`` line included (``panel.code_text()`` as a string).
 
     Read-outs follow the controls at once; the model changes only on Apply.
 
     Args:
-        model: a backbone or a classifier containing one. Compile it with
-            ``ftlab.freeze.compile_model`` so Apply recompiles with your settings.
+        model: a backbone or a classifier containing one.
         n_train, n_val: images per epoch, for the time estimate.
         batch_size: for the time and memory estimates.
         by: ``"stage"`` (default; EfficientNet-Lite0: stem, stage1..7, head) or ``"block"``.
@@ -352,10 +354,13 @@ class FreezePanel:
     """
 
     def __init__(self, model, n_train: int = 1000, n_val: int = 0, batch_size: int = 32, by: str = "stage",
-                 keep_batchnorm_frozen: bool = True):
+                 keep_batchnorm_frozen: bool = True, variable: str = "model"):
         import ipywidgets as w
 
-        self.model = model
+        from ftlab.widgets.plan import ImagePlan
+
+        self.model, self.variable = model, variable
+        self.plan = ImagePlan(model, by=by)
         self.n_train, self.n_val, self.batch_size = int(n_train), int(n_val), int(batch_size)
         self.costs = CostModel(model, by=by)
         self.by = by
@@ -376,8 +381,9 @@ class FreezePanel:
         self.time_readout = w.Label()
         self.memory_readout = w.Label()
         self.apply_button = w.Button(description="Apply", button_style="primary",
-                                     tooltip="set trainable on the model and recompile")
+                                     tooltip="set trainable on the model (then run the compile line)")
         self.status = w.Label(value="not applied yet: the model is unchanged")
+        self.code = w.HTML()
         self.top_k.observe(self._on_slider, names="value")
         for box in self.checkboxes.values():
             box.observe(self._on_checkbox, names="value")
@@ -386,7 +392,7 @@ class FreezePanel:
         column = w.VBox(list(self.checkboxes.values())[::-1], layout=w.Layout(border="1px solid #ddd",
                                                                               padding="4px"))
         right = w.VBox([self.top_k, self.batchnorm, self.readout, self.time_readout, self.memory_readout,
-                        w.HBox([self.apply_button, self.status])])
+                        w.HBox([self.apply_button, self.status]), self.code])
         self.widget = w.HBox([column, right])
         self._refresh()
 
@@ -432,17 +438,23 @@ class FreezePanel:
         return self.costs.estimate(self.selected, bn_frozen=self.batchnorm.value, n_train=self.n_train,
                                    n_val=self.n_val, batch_size=self.batch_size)
 
+    def code_text(self) -> str:
+        """Plain Keras that sets the ticked groups' ``trainable`` flags, then compiles."""
+        members = {stage["name"]: stage["blocks"] for stage in self.plan.stages} if self.by == "stage" else {}
+        blocks = [block for name in self.selected for block in members.get(name, [name])]
+        return self.plan.code(blocks, batchnorm_frozen=self.batchnorm.value, variable=self.variable)
+
     def _refresh(self) -> None:
         lines = self.estimate().lines()
         self.readout.value, self.time_readout.value, self.memory_readout.value = lines
+        self.code.value = f"<pre style='font-size: 11px'>{html.escape(self.code_text())}</pre>"
 
     # ---- actions ----------------------------------------------------------------------------
     def apply(self) -> list[str]:
-        """Set ``trainable`` on the model as the panel shows, and recompile.
+        """Set ``trainable`` on the model as the panel shows; compiling is yours (the code's last line).
 
-        Freezes the whole backbone, unfreezes the ticked groups (BatchNorm frozen or not as the
-        switch says) through :mod:`ftlab.freeze`, which recompiles a model compiled with
-        ``ftlab.freeze.compile_model``.
+        Freezes the whole backbone, then unfreezes the ticked groups (BatchNorm frozen or not as
+        the switch says) through :mod:`ftlab.freeze`.
 
         Returns:
             the groups now trainable.
@@ -450,18 +462,12 @@ class FreezePanel:
         from ftlab import freeze
 
         selected = self.selected
-        freeze.freeze_all(self.model, recompile=False)
+        freeze.freeze_all(self.model)
         if selected:
-            freeze.unfreeze(self.model, selected, keep_batchnorm_frozen=self.batchnorm.value, recompile=False)
-        compiled = getattr(self.model, freeze._COMPILE_ATTR, None) is not None
-        if compiled:
-            freeze.recompile(self.model)
-        elif getattr(self.model, "compiled", False):
-            print(f"note: {self.model.name!r} was compiled without ftlab.freeze.compile_model; "
-                  "call model.compile(...) again before fit", file=sys.stderr)
+            freeze.unfreeze(self.model, selected, keep_batchnorm_frozen=self.batchnorm.value)
         trainable, _ = freeze.count_params(self.model)
-        self.status.value = (f"applied: {', '.join(selected) or 'backbone frozen'}; {trainable:,} trainable"
-                             + ("; recompiled" if compiled else ""))
+        self.status.value = (f"applied: {', '.join(selected) or 'backbone frozen'}; {trainable:,} trainable; "
+                             f"now compile ({self.variable}.compile(...), last line of the code) before fit")
         self._refresh()
         return selected
 
@@ -482,6 +488,8 @@ class FreezePanel:
                     f"{'yes' if self.batchnorm.value else 'no'}")
         rows.extend(f"  {line}" for line in self.estimate().lines())
         rows.append(f"  {self.status.value}")
+        rows.append("  Keras code:")
+        rows.extend(f"    {line}" for line in self.code_text().splitlines())
         return "\n".join(rows)
 
     def __str__(self) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import math
 import re
 
+from ftlab.blocks import _group_layers
 from ftlab.errors import ModelError
 from ftlab.widgets import CostModel, _is_batchnorm, _size
 
@@ -120,7 +121,7 @@ class ImagePlan:
         self.n_train, self.n_val, self.batch_size = int(n_train), int(n_val), int(batch_size)
         self.costs = CostModel(model, by="block")
         self.backbone = freeze.find_backbone(model)
-        blocks, stage_of = freeze._group_layers(self.backbone)
+        blocks, stage_of = _group_layers(self.backbone)
         self.stages: list[dict] = []
         self.blocks: list[dict] = []
         for name, layers in blocks.items():
@@ -158,9 +159,9 @@ class ImagePlan:
         """Set ``trainable`` through :mod:`ftlab.freeze` (no compile: the notebook compiles)."""
         from ftlab import freeze
 
-        freeze.freeze_all(self.model, recompile=False)
+        freeze.freeze_all(self.model)
         if selected:
-            freeze.unfreeze(self.model, list(selected), keep_batchnorm_frozen=batchnorm_frozen, recompile=False)
+            freeze.unfreeze(self.model, list(selected), keep_batchnorm_frozen=batchnorm_frozen)
 
     def code(self, selected, batchnorm_frozen: bool = True, method: str = "full", rank: int = 4,
              variable: str = "model", learning_rate: float | None = None) -> str:
