@@ -134,3 +134,23 @@ def test_sampling_panel_prints_where_widgets_cannot_render(tiny_lm, capsys):
     assert widgets.SamplingPanel(tiny_lm, prompt="Terms", max_length=40).show() is None
     out = capsys.readouterr().out
     assert "prompt: 'Terms'" in out and "top-p" in out
+
+
+def test_closing_the_panel_and_the_map_lets_the_model_be_freed():
+    """Jupyter keeps widgets (and their callbacks) until they are closed: close() lets go of the model."""
+    import gc
+    import weakref
+
+    import ftlab.widgets
+
+    lm = model.load_lm("tiny")
+    panel = widgets.SamplingPanel({"pretrained": lm}, prompt="The Software", max_length=24)
+    panel.widget()
+    network_map = ftlab.widgets.NetworkMap(lm, variable="lm")
+    ref = weakref.ref(lm)
+    panel.close()
+    network_map.close()
+    assert panel.models == {} and network_map.model is None
+    del lm
+    gc.collect()
+    assert ref() is None

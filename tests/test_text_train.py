@@ -109,3 +109,21 @@ def test_a_model_that_was_scored_and_sampled_can_be_freed():
     del lm
     gc.collect()
     assert ref() is None
+
+
+def test_fine_tune_drops_the_traced_functions_it_made_stale():
+    """Scoring and decoding graphs are dropped before training, the training step after it."""
+    from ftlab.text import generate
+
+    lm = model.build_tiny_lm({"num_layers": 1, "hidden_dim": 32, "intermediate_dim": 64, "num_heads": 2})
+    text = "Licensee shall not sublicense. " * 20
+    train.perplexity(lm, text, sequence_length=16)
+    generate.generate(lm, "Licensee", max_length=16, temperature=0)
+    assert lm in train._NLL_FUNCTIONS and lm in generate._STEP_FUNCTIONS
+    train.fine_tune(lm, text, steps=2, batch_size=2, sequence_length=16, records=1)
+    assert lm not in train._NLL_FUNCTIONS and lm not in generate._STEP_FUNCTIONS
+    assert lm.train_function is None and lm.generate_function is None
+    before = train.perplexity(lm, text, sequence_length=16)  # traced again, with the trained weights
+    assert lm in train._NLL_FUNCTIONS and before > 1
+    train.forget_traced(lm)
+    assert lm not in train._NLL_FUNCTIONS and train.perplexity(lm, text, sequence_length=16) == pytest.approx(before)

@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import gc
 import math
 import threading
 import time
@@ -402,6 +403,20 @@ class _History(keras.callbacks.Callback):
             self.on_record(step, float(logs["loss"]), val)
 
 
+def forget_traced(lm) -> None:
+    """Drop the functions traced to score and to generate with ``lm``; the next use traces anew.
+
+    Each holds a graph of the whole model (0.1–0.2 GiB for SmolLM2). :func:`fine_tune` drops
+    them before training, so training reuses that memory (and LoRA would make them stale anyway).
+    """
+    from ftlab.text import generate
+
+    _NLL_FUNCTIONS.pop(lm, None)
+    generate._STEP_FUNCTIONS.pop(lm, None)
+    lm.generate_function = None
+    gc.collect()
+
+
 def fine_tune(lm, train, val=None, *, steps: int = 200, batch_size: int = 16,
               sequence_length: int = DEFAULT_SEQUENCE_LENGTH, learning_rate: float = 1e-3,
               lora_rank: int | None = None, lora_targets=None, records: int = 10, max_val_windows: int | None = 64,
@@ -460,6 +475,7 @@ def fine_tune(lm, train, val=None, *, steps: int = 200, batch_size: int = 16,
 
     if lora_rank:
         enable_lora(lm, lora_rank, lora_targets)
+    forget_traced(lm)
     records = max(1, min(int(records), int(steps)))
     steps_per_record = max(1, int(steps) // records)
     steps = steps_per_record * records
@@ -490,6 +506,10 @@ def fine_tune(lm, train, val=None, *, steps: int = 200, batch_size: int = 16,
     finally:
         lm.preprocessor = preprocessor
     lm.generate_function = None  # the next generate() traces with the new weights
+    # Drop the traced training step (its graph and buffers are ~0.3 GiB for SmolLM2): scoring and
+    # generating afterwards reuse that memory, and a later fit traces a fresh step anyway.
+    lm.train_function = None
+    gc.collect()
     per_step = float(np.median(timer.durations[1:])) if len(timer.durations) > 1 else seconds
     state_mb = 4 * (params["total"] + 3 * params["trainable"]) / 2**20
     return TrainResult(steps=steps, seconds=seconds, seconds_per_step=per_step,

@@ -145,6 +145,19 @@ class SamplingPanel:
         ])
         return self._widget
 
+    def close(self) -> None:
+        """Close the controls and let go of the models, so their memory can be freed.
+
+        Jupyter keeps every widget it was shown until the widget is closed, and the controls'
+        callbacks refer to this panel: without ``close()``, ``del panel`` frees nothing.
+        """
+        stack = [self._widget] if self._widget is not None else []
+        while stack:
+            widget = stack.pop()
+            stack.extend(getattr(widget, "children", ()))
+            widget.close()
+        self._widget, self.models, self._last = None, {}, None
+
     def show(self):
         """Display the widget in Jupyter; print the samples as text anywhere else."""
         if _in_kernel():

@@ -178,6 +178,15 @@ class NetworkMap(anywidget.AnyWidget):
         return int(self.readout["trainable"])
 
     # ---- actions ----------------------------------------------------------------------------
+    def close(self) -> None:
+        """Close the widget and let go of the model, so ``del model`` can free it.
+
+        Jupyter keeps a widget's message callbacks until the kernel ends, so a closed map would
+        otherwise keep its model alive.
+        """
+        super().close()
+        self.plan = self.model = None
+
     def apply(self) -> list[str]:
         """Set ``trainable`` on the model as the map shows. It does not compile: run the code's compile line."""
         from ftlab import freeze
