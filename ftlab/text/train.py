@@ -505,9 +505,8 @@ def fine_tune(lm, train, val=None, *, steps: int = 200, batch_size: int = 16,
         seconds = time.perf_counter() - start
     finally:
         lm.preprocessor = preprocessor
-    lm.generate_function = None  # the next generate() traces with the new weights
-    # Drop the traced training step (its graph and buffers are ~0.3 GiB for SmolLM2): scoring and
-    # generating afterwards reuse that memory, and a later fit traces a fresh step anyway.
+    # Drop the traced training step too (its graph and buffers are ~0.3 GiB for SmolLM2): scoring
+    # and generating afterwards reuse that memory, and a later fit traces a fresh step anyway.
     lm.train_function = None
     gc.collect()
     per_step = float(np.median(timer.durations[1:])) if len(timer.durations) > 1 else seconds

@@ -462,9 +462,7 @@ class FreezePanel:
         from ftlab import freeze
 
         selected = self.selected
-        freeze.freeze_all(self.model)
-        if selected:
-            freeze.unfreeze(self.model, selected, keep_batchnorm_frozen=self.batchnorm.value)
+        self.plan.apply(selected, self.batchnorm.value)
         trainable, _ = freeze.count_params(self.model)
         self.status.value = (f"applied: {', '.join(selected) or 'backbone frozen'}; {trainable:,} trainable; "
                              f"now compile ({self.variable}.compile(...), last line of the code) before fit")
