@@ -13,49 +13,46 @@ Example:
 
 from __future__ import annotations
 
-import importlib
+import lazy_loader
 
 from ftlab.checks import CheckFailed, check, check_between, check_greater, exercise
 from ftlab.settings import setup
 
 __version__ = "0.1.0"
 
-_SUBMODULES = {
-    "settings",
-    "checks",
-    "download",
-    "data",
-    "models",
-    "freeze",
-    "features",
-    "train",
-    "metrics",
+# Every public module of the package, imported on first use (PEP 562 via lazy_loader, the one lazy-import
+# mechanism ftlab uses): ``import ftlab; ftlab.lr.GradualUnfreezing`` works without importing ftlab.lr first.
+SUBMODULES = (
+    "backup",
+    "blocks",
+    "cachefile",
     "calibration",
-    "explain",
-    "widgets",
-    "plots",
-    "text",
-    "video",
-    "skin",
+    "checks",
     "cli",
-}
+    "data",
+    "download",
+    "errors",
+    "explain",
+    "features",
+    "forgetting",
+    "freeze",
+    "lr",
+    "metrics",
+    "models",
+    "plots",
+    "settings",
+    "skin",
+    "text",
+    "train",
+    "video",
+    "widgets",
+)
 
-__all__ = [
-    "CheckFailed",
-    "check",
-    "check_between",
-    "check_greater",
-    "exercise",
-    "setup",
-    "__version__",
-    *sorted(_SUBMODULES),
-]
+__getattr__, _lazy_dir, _lazy_all = lazy_loader.attach(__name__, submodules=SUBMODULES)
+
+__all__ = ["CheckFailed", "check", "check_between", "check_greater", "exercise", "setup", "__version__",
+           *_lazy_all]
 
 
-def __getattr__(name: str):
-    """Import submodules on first use (PEP 562) so ``import ftlab`` stays light."""
-    if name in _SUBMODULES:
-        module = importlib.import_module(f"ftlab.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module 'ftlab' has no attribute {name!r}")
+def __dir__():
+    return sorted(__all__)

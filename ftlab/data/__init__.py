@@ -11,35 +11,12 @@ Example:
 
 from __future__ import annotations
 
-import importlib
+import lazy_loader
 
-# Names re-exported from ftlab.data.images.
-_IMAGE_NAMES = {
-    "FolderScan",
-    "ImageData",
-    "ImageDecodeError",
-    "decode_image",
-    "inspect_folder",
-    "load_image_folder",
-    "scan_folder",
-}
-
-__all__ = sorted(_IMAGE_NAMES | {"images", "samples"})
-
-
-def __getattr__(name: str):
-    """Import ``ftlab.data.<name>`` or an ``images`` helper on first use."""
-    if name in _IMAGE_NAMES:
-        value = getattr(importlib.import_module("ftlab.data.images"), name)
-        globals()[name] = value
-        return value
-    if not name.startswith("_"):
-        try:
-            module = importlib.import_module(f"ftlab.data.{name}")
-        except ModuleNotFoundError as error:
-            if error.name != f"ftlab.data.{name}":
-                raise
-        else:
-            globals()[name] = module
-            return module
-    raise AttributeError(f"module 'ftlab.data' has no attribute {name!r}")
+# The image-folder helpers are re-exported from ftlab.data.images.
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__,
+    submodules=["catsdogs", "images", "samples"],
+    submod_attrs={"images": ["FolderScan", "ImageData", "ImageDecodeError", "decode_image", "inspect_folder",
+                             "load_image_folder", "scan_folder"]},
+)

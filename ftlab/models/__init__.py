@@ -11,13 +11,6 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-import importlib.util
+import lazy_loader
 
-
-def __getattr__(name: str):
-    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
-        module = importlib.import_module(f"{__name__}.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__, __all__ = lazy_loader.attach(__name__, submodules=["backbones", "heads", "imagenet", "lite0"])

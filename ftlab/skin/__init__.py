@@ -10,18 +10,15 @@ Submodules (imported on first use, none needs TensorFlow):
 
 from __future__ import annotations
 
-import importlib
+import lazy_loader
 
 from ftlab.skin.classes import CLASS_NAMES, DIAGNOSES, DX_CODES, HAM10000_COUNTS, MELANOMA
 
-_SUBMODULES = {"classes", "synthetic", "dermamnist", "ham10000"}
+__getattr__, _lazy_dir, _lazy_all = lazy_loader.attach(
+    __name__, submodules=["classes", "synthetic", "dermamnist", "ham10000"])
 
-__all__ = ["CLASS_NAMES", "DIAGNOSES", "DX_CODES", "HAM10000_COUNTS", "MELANOMA", *sorted(_SUBMODULES)]
+__all__ = ["CLASS_NAMES", "DIAGNOSES", "DX_CODES", "HAM10000_COUNTS", "MELANOMA", *_lazy_all]
 
 
-def __getattr__(name: str):
-    if name in _SUBMODULES:
-        module = importlib.import_module(f"ftlab.skin.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module 'ftlab.skin' has no attribute {name!r}")
+def __dir__():
+    return sorted(__all__)

@@ -11,17 +11,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
+import lazy_loader
 
-_SUBMODULES = {"corpora", "model", "train", "generate", "widgets", "cli"}
-
-__all__ = sorted(_SUBMODULES)
-
-
-def __getattr__(name: str):
-    """Import submodules on first use (PEP 562)."""
-    if name in _SUBMODULES:
-        module = importlib.import_module(f"ftlab.text.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module 'ftlab.text' has no attribute {name!r}")
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__, submodules=["corpora", "model", "train", "generate", "widgets", "smollm2", "cli"])

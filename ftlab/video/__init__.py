@@ -10,14 +10,7 @@ Submodules (import them explicitly; only ``models`` and ``train`` load TensorFlo
 * :mod:`ftlab.video.cli` — ``ftlab finetune-video``.
 """
 
-import importlib
+import lazy_loader
 
-_SUBMODULES = {"reader", "synthetic", "ucf101", "models", "train", "cli"}
-
-
-def __getattr__(name: str):
-    if name in _SUBMODULES:
-        module = importlib.import_module(f"ftlab.video.{name}")
-        globals()[name] = module
-        return module
-    raise AttributeError(f"module 'ftlab.video' has no attribute {name!r}")
+__getattr__, __dir__, __all__ = lazy_loader.attach(
+    __name__, submodules=["reader", "synthetic", "ucf101", "models", "train", "cli"])
