@@ -60,23 +60,20 @@ class ForgettingReport:
                 f"KL {self.kl_divergence:.3f} nats, confidence kept {self.confidence_kept:.0%}")
 
 
-def find_backbone(model):
-    """The EfficientNet-Lite0 backbone inside ``model`` (``model`` itself, or a nested model).
+def lite0_backbone(model):
+    """``ftlab.blocks.find_backbone(model)``, refused unless it is the EfficientNet-Lite0 of ``ftlab.models.lite0``.
 
     Raises:
         ModelError: no layer structure of ``build_efficientnet_lite0`` is found.
     """
-    def is_lite0(candidate) -> bool:
-        names = {layer.name for layer in getattr(candidate, "layers", [])}
-        return all(marker in names for marker in _LITE0_MARKERS)
+    from ftlab.blocks import find_backbone
 
-    if is_lite0(model):
-        return model
-    for layer in getattr(model, "layers", []):
-        if is_lite0(layer):
-            return layer
-    raise ModelError(f"model {model.name!r} holds no EfficientNet-Lite0 backbone: forgetting is measured "
-                     "for backbones built by ftlab.models.lite0 / build_backbone('efficientnet_lite0')")
+    backbone = find_backbone(model)
+    names = {layer.name for layer in getattr(backbone, "layers", [])}
+    if not all(marker in names for marker in _LITE0_MARKERS):
+        raise ModelError(f"model {model.name!r} holds no EfficientNet-Lite0 backbone: forgetting is measured "
+                         "for backbones built by ftlab.models.lite0 / build_backbone('efficientnet_lite0')")
+    return backbone
 
 
 _HEAD_MODELS: dict = {}
@@ -105,7 +102,7 @@ def with_imagenet_head(model, image_size: int = 224, reuse: bool = True):
     """
     from ftlab.models import lite0
 
-    backbone = find_backbone(model)
+    backbone = lite0_backbone(model)
     full = _HEAD_MODELS.get(int(image_size)) if reuse else None
     if full is None:
         full = lite0.build_efficientnet_lite0(image_size=image_size, include_top=True, weights="imagenet",

@@ -72,7 +72,7 @@ def test_changing_backbone_weights_shows_up_as_forgetting(lite0_parts):
     photos = samples.reference_photos(96).astype("float32")
     before = original.predict(photos, verbose=0)
     tuned = heads.build_classifier(backbones.build_backbone(image_size=64), 3)
-    inner = forgetting.find_backbone(tuned)
+    inner = forgetting.lite0_backbone(tuned)
     layer = inner.get_layer("head_conv")
     kernel = layer.get_weights()[0]
     layer.set_weights([kernel + np.random.default_rng(0).normal(0, 0.2, kernel.shape).astype("float32")])
@@ -90,4 +90,4 @@ def test_non_lite0_models_are_refused():
 
     model = keras.Sequential([keras.Input((4,)), keras.layers.Dense(2)])
     with pytest.raises(ModelError, match="EfficientNet-Lite0"):
-        forgetting.find_backbone(model)
+        forgetting.lite0_backbone(model)
