@@ -81,7 +81,7 @@ def main() -> None:
     print(f"{features}")
     rows = {}
     for method in args.methods:
-        result = train.train_method(method, features, epochs=args.epochs, seed=args.seed, readout=args.readout,
+        result = train.finetune(method, features, epochs=args.epochs, seed=args.seed, readout=args.readout,
                                     keep_model=False)
         rows[method if method != "inflated" or args.readout == "temporal" else f"inflated ({args.readout})"] = result
     if rows:

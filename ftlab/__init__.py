@@ -37,6 +37,7 @@ SUBMODULES = (
     "forgetting",
     "freeze",
     "lr",
+    "memory",
     "metrics",
     "models",
     "plots",

@@ -79,7 +79,7 @@ def finetune_video_command(args) -> dict:
     settings.seed_everything(args.seed)
     features = video_train.prepare_clip_features(train, val, backbone=video_train.default_backbone(args.size))
     _say(args, f"backbone features in {features.seconds:.1f} s; training {args.method}")
-    result = video_train.train_method(args.method, features, epochs=args.epochs, seed=args.seed, keep_model=False)
+    result = video_train.finetune(args.method, features, epochs=args.epochs, seed=args.seed, keep_model=False)
     return {
         "method": args.method,
         "accuracy": result.accuracy,

@@ -20,7 +20,6 @@ stage starts. Training then never touches the lower backbone again.
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass, field
 
@@ -28,52 +27,11 @@ import numpy as np
 
 from ftlab import settings
 from ftlab.errors import DataError, ModelError
+from ftlab.memory import PeakRSS
 from ftlab.video.reader import VideoClips
 
 METHODS = ("single_frame", "bag_of_frames", "features", "inflated")
 DEFAULT_INFLATE_FROM = "block16"
-
-
-class PeakRSS:
-    """Context manager sampling this process's resident memory every ``interval`` seconds.
-
-    Attributes after the block: ``start_mb``, ``peak_mb`` (highest RSS seen) and ``seconds``.
-
-    Example:
-        >>> with PeakRSS() as memory:
-        ...     _ = bytearray(10_000_000)
-        >>> memory.peak_mb >= memory.start_mb
-        True
-    """
-
-    def __init__(self, interval: float = 0.02):
-        self.interval = interval
-        self.start_mb = self.peak_mb = self.seconds = 0.0
-        self._stop = threading.Event()
-
-    @staticmethod
-    def rss_mb() -> float:
-        import psutil
-
-        return psutil.Process().memory_info().rss / 2**20
-
-    def _watch(self):
-        while not self._stop.wait(self.interval):
-            self.peak_mb = max(self.peak_mb, self.rss_mb())
-
-    def __enter__(self):
-        self.start_mb = self.peak_mb = self.rss_mb()
-        self._started = time.perf_counter()
-        self._thread = threading.Thread(target=self._watch, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
-        self.seconds = time.perf_counter() - self._started
-        self.peak_mb = max(self.peak_mb, self.rss_mb())
-        return False
 
 
 @dataclass
@@ -260,7 +218,8 @@ def build_method_model(method: str, features: ClipFeatures, kind: str = "conv", 
     raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
 
 
-def _inputs(method: str, features: ClipFeatures):
+def method_inputs(method: str, features: ClipFeatures):
+    """``(x_train, x_val)`` of ``method``: frame features (the middle frame only for ``single_frame``) or maps."""
     if method == "inflated":
         return features.train_maps, features.val_maps
     if method == "single_frame":
@@ -269,13 +228,20 @@ def _inputs(method: str, features: ClipFeatures):
     return features.train_frames, features.val_frames
 
 
-def train_method(method: str, features: ClipFeatures, epochs: int | None = None, learning_rate: float | None = None,
-                 batch_size: int | None = None, kind: str = "conv", differences: bool = True, seed: int | None = None,
-                 keep_model: bool = True, readout: str = "temporal") -> VideoResult:
-    """Train one method on cached features and measure it on the validation clips.
+def finetune(method: str, features: ClipFeatures, epochs: int | None = None, learning_rate: float | None = None,
+             batch_size: int | None = None, kind: str = "conv", differences: bool = True, seed: int | None = None,
+             keep_model: bool = True, readout: str = "temporal") -> VideoResult:
+    """Build, compile and fit one method on cached features, then measure it on the validation clips.
 
-    Measured: training seconds (``fit`` only; the backbone pass is in ``features.seconds``),
-    the process's peak resident memory while training (sampled every 20 ms) and how much it rose.
+    What it runs is plain Keras, as lesson 04 writes out for the ``features`` method::
+
+        ftlab.settings.seed_everything(seed)
+        model = build_method_model(method, features)
+        model.compile(optimizer=keras.optimizers.Adam(learning_rate),
+                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
+        with PeakRSS() as memory:
+            history = model.fit(x_train, y_train, validation_data=(x_val, y_val), epochs=..., batch_size=...)
+        result = measure(method, model, history, features, memory)
 
     Args:
         method: one of :data:`METHODS`.
@@ -293,13 +259,11 @@ def train_method(method: str, features: ClipFeatures, epochs: int | None = None,
         :class:`VideoResult`.
 
     Example:
-        >>> result = train_method("features", feats)  # doctest: +SKIP
+        >>> result = finetune("features", feats)  # doctest: +SKIP
         >>> round(result.accuracy, 2)  # doctest: +SKIP
         0.75
     """
     import keras
-
-    from ftlab import metrics
 
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; choose one of {METHODS}")
@@ -307,22 +271,32 @@ def train_method(method: str, features: ClipFeatures, epochs: int | None = None,
     batch_size = default_batch_size(method) if batch_size is None else int(batch_size)
     learning_rate = default_learning_rate(method) if learning_rate is None else float(learning_rate)
     settings.seed_everything(seed)
-    x_train, x_val = _inputs(method, features)
+    x_train, x_val = method_inputs(method, features)
+    model = build_method_model(method, features, kind=kind, differences=differences, readout=readout)
+    model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
+                  loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
     with PeakRSS() as memory:
-        model = build_method_model(method, features, kind=kind, differences=differences, readout=readout)
-        model.compile(optimizer=keras.optimizers.Adam(learning_rate=learning_rate),
-                      loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
         history = model.fit(x_train, features.y_train, validation_data=(x_val, features.y_val), epochs=epochs,
                             batch_size=batch_size, shuffle=True, verbose=0)
-    probabilities = predict_probabilities(model, x_val)
+    return measure(method, model, history, features, memory, keep_model=keep_model)
+
+
+def measure(method: str, model, history, features: ClipFeatures, memory: PeakRSS,
+            keep_model: bool = True) -> VideoResult:
+    """A :class:`VideoResult` for a model trained on ``features``: validation metrics, the ``fit`` time and
+    memory that ``memory`` (a :class:`~ftlab.memory.PeakRSS` around ``fit``) saw, its trainable weights."""
+    from ftlab import metrics
+    from ftlab.freeze import count_params
+
+    probabilities = predict_probabilities(model, method_inputs(method, features)[1])
     report = metrics.classification_report(features.y_val, probabilities, features.class_names)
-    trainable = int(sum(int(np.prod(w.shape)) for w in model.trainable_weights))
     return VideoResult(method=method, accuracy=float(report["accuracy"]),
                        balanced_accuracy=float(report["balanced_accuracy"]),
                        per_class_recall=report["per_class_recall"], confusion_matrix=report["confusion_matrix"],
                        seconds=memory.seconds, peak_rss_mb=memory.peak_mb,
-                       rss_increase_mb=max(memory.peak_mb - memory.start_mb, 0.0), trainable_params=trainable,
-                       epochs=epochs, history={k: [float(v) for v in vs] for k, vs in history.history.items()},
+                       rss_increase_mb=max(memory.peak_mb - memory.start_mb, 0.0),
+                       trainable_params=count_params(model)[0], epochs=len(history.epoch),
+                       history={k: [float(v) for v in vs] for k, vs in history.history.items()},
                        probabilities=probabilities, model=model if keep_model else None)
 
 
@@ -349,7 +323,7 @@ def compare_methods(features: ClipFeatures, methods=METHODS, verbose: bool = Tru
     results = {}
     chance = 1 / len(features.class_names)
     for method in methods:
-        result = train_method(method, features, **kwargs)
+        result = finetune(method, features, **kwargs)
         results[method] = result
         if verbose:
             print(f"{method:<14} accuracy {result.accuracy:.2f}  (chance {chance:.2f})  "
