@@ -15,7 +15,7 @@ Modes:
                adapters in float32 on top (the QLoRA idea, with Keras' own int8 quantization).
 
 Adam's variables are created before the first step (``optimizer.build``), as
-``ftlab.text.train.fine_tune`` does: created inside the first traced step, they make TensorFlow
+``ftlab.text.train.finetune`` does: created inside the first traced step, they make TensorFlow
 trace it twice, which costs time and about 0.1 GiB of peak memory.
 
 Usage::

@@ -12,6 +12,8 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ftlab.errors import ModelError
+
 CLASSIFIER_GROUP = "classifier"
 
 # --------------------------------------------------------------------------------------------
@@ -305,3 +307,13 @@ def stage_groups(model) -> dict[str, list]:
     if outside:
         stages[CLASSIFIER_GROUP] = outside
     return stages
+
+
+def groups_of(model, by: str = "stage") -> dict:
+    """``{group: [layers]}`` by ``"stage"`` (:func:`stage_groups`) or ``"block"`` (:func:`block_groups`)."""
+    if by == "stage":
+        return stage_groups(model)
+    if by == "block":
+        return block_groups(model)
+    raise ModelError(f"by={by!r}: use 'stage' or 'block'")
+

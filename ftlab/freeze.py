@@ -37,7 +37,7 @@ import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ftlab.blocks import CLASSIFIER_GROUP, _size, block_groups, find_backbone, stage_groups
+from ftlab.blocks import CLASSIFIER_GROUP, _size, block_groups, find_backbone, groups_of, stage_groups
 from ftlab.errors import ModelError
 
 # --------------------------------------------------------------------------------------------
@@ -277,7 +277,7 @@ def trainable_summary(model, by: str = "block") -> list[dict]:
     """
     if by not in ("block", "stage"):
         raise ModelError(f"trainable_summary: by={by!r}, use 'block' or 'stage'")
-    groups = block_groups(model) if by == "block" else stage_groups(model)
+    groups = groups_of(model, by)
     trainable_ids = {id(w) for w in model.trainable_weights}
     rows, seen = [], set()
     for name, layers in groups.items():

@@ -6,17 +6,74 @@ os.environ.setdefault("FTLAB_OFFLINE", "1")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 
-# Whole-system tests (a real browser, `make lab`, Binder's files, the course runner, every solutions
-# notebook's build) are marked slow: `make unit` leaves them out for a fast developer loop, and
-# `make test` (CI) runs them all. Nothing is skipped: a slow test is either selected or deselected.
-SLOW_MODULES = {"test_browser", "test_makefile", "test_binder", "test_run_course", "test_solutions"}
+# Slow tests are marked `slow`: `make unit` (the developer loop) leaves them out, `make test` and CI run
+# them all. Nothing is skipped: a slow test is either selected or deselected. Slow are the whole-system
+# modules (a real browser, `make lab`, Binder's files, the course runner, the solutions' build, the CLI
+# end to end in real processes, the real 135 M-parameter SmolLM2) and, by name, single tests that
+# train a network or start a fresh Python; `pytest --durations=30 -m "not slow" tests` shows what to add.
+SLOW_MODULES = {
+    "test_browser", "test_makefile", "test_binder", "test_run_course", "test_solutions",
+    "test_cli", "test_cli_faults", "test_text_cli", "test_video_cli", "test_skin_cli", "test_bundled_data",
+    "test_text_smollm2",
+}
+SLOW_TESTS = {
+    "test_backbones.py::test_bundled_backbone_has_imagenet_weights_at_any_size",
+    "test_backbones.py::test_every_feature_dim_is_right",
+    "test_backbones.py::test_keras_applications_build_without_network_when_weights_none",
+    "test_backbones.py::test_register_custom_objects_in_a_fresh_process",
+    "test_backup.py::test_a_kill_while_the_backup_is_written_never_poisons_the_next_run",
+    "test_explain.py::test_grad_cam_on_efficientnet_lite0_classifier",
+    "test_forgetting.py::test_changing_backbone_weights_shows_up_as_forgetting",
+    "test_forgetting.py::test_reattached_head_of_an_untouched_backbone_is_the_original_model",
+    "test_imagenet.py::test_predict_from_arrays_paths_and_batches",
+    "test_lite0.py::test_headless_model_at_another_size_loads_the_same_weights",
+    "test_lite0.py::test_pooling_choices_and_variable_size",
+    "test_lr.py::test_finder_restores_the_model_and_finds_a_sensible_range",
+    "test_lr.py::test_gradual_unfreezing_unfreezes_top_down_during_fit",
+    "test_network_map.py::test_callback_lights_the_map_and_records_the_curves",
+    "test_package.py::test_lazy_attribute_access_without_import",
+    "test_settings.py::test_probe_with_a_hanging_dns_lookup_answers_offline_within_the_limit",
+    "test_text_generate.py::test_closing_the_panel_and_the_map_lets_the_model_be_freed",
+    "test_text_generate.py::test_generate_respects_max_length",
+    "test_text_generate.py::test_greedy_is_deterministic_and_matches_keras_hub",
+    "test_text_generate.py::test_sampling_is_repeatable_with_a_seed_and_varies_without",
+    "test_text_generate.py::test_side_by_side_columns_equal_single_generations",
+    "test_text_model.py::test_pretrained_model_knows_general_english_a_random_one_does_not",
+    "test_text_model.py::test_save_and_load_keras_file_round_trip_with_lora_merged",
+    "test_text_train.py::test_a_model_that_was_scored_and_sampled_can_be_freed",
+    "test_text_train.py::test_corpus_smaller_than_one_window_warns_and_still_trains",
+    "test_text_train.py::test_fine_tune_drops_the_traced_functions_it_made_stale",
+    "test_text_train.py::test_fine_tuning_learns_a_text_and_reports_what_it_did",
+    "test_text_train.py::test_lora_fine_tuning_changes_only_the_adapters",
+    "test_train.py::test_balanced_class_weight_reaches_both_phases_on_an_imbalanced_folder",
+    "test_train.py::test_finetune_two_phases_never_worse_than_head",
+    "test_train.py::test_interrupted_finetune_resumes_from_its_backup",
+    "test_train.py::test_model_with_ftlab_layers_loads_in_a_fresh_process",
+    "test_train.py::test_rejected_finetuning_restores_the_head_phase_weights",
+    "test_train.py::test_validation_labels_change_no_training_decision",
+    "test_video_models.py::test_real_lite0_inflated_whole_and_from_a_block_matches_2d",
+    "test_video_train.py::test_motion_models_beat_the_single_frame_baseline",
+    "test_widgets.py::test_calibration_measures_and_says_so",
+}
+
+
+def _name(item) -> str:
+    """``test_module.py::test_function`` (parameters dropped)."""
+    return f"{item.path.name}::{getattr(item, 'originalname', item.name)}"
 
 
 def pytest_collection_modifyitems(config, items):
+    seen = set()
     for item in items:
         module = getattr(item, "module", None)
-        if module is not None and module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES:
+        name = _name(item)
+        seen.add(name)
+        if (module is not None and module.__name__.rsplit(".", 1)[-1] in SLOW_MODULES) or name in SLOW_TESTS:
             item.add_marker(pytest.mark.slow)
+    modules = {item.path.name for item in items}
+    stale = sorted(n for n in SLOW_TESTS if n.split("::")[0] in modules and n not in seen)
+    if stale:  # a renamed test would silently join the fast loop
+        raise pytest.UsageError(f"tests/conftest.py SLOW_TESTS names tests that do not exist: {stale}")
 
 
 @pytest.fixture(autouse=True)

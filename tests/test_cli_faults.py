@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from ftlab import cli_image
+from ftlab.cli import common as cli_common
+from ftlab.cli import image as cli_image
 
 
 def _refused(capsys, argv):
@@ -93,7 +94,7 @@ def test_read_only_cache_is_named_as_ftlab_cache_not_as_unreadable_data(tmp_path
 
     monkeypatch.setenv("FTLAB_CACHE", str(tmp_path / "cache"))
     entry = settings.cache_dir("images") / ".tmp-x.npz"
-    with pytest.raises(DataError) as info, cli_image._readable(data=str(tmp_path / "photos")):
+    with pytest.raises(DataError) as info, cli_common.readable(data=str(tmp_path / "photos")):
         raise PermissionError(13, "Permission denied", str(entry))  # what mkstemp raises in a read-only cache
     message = str(info.value)
     assert message.startswith(f"FTLAB_CACHE {(tmp_path / 'cache').resolve()} is not writable")

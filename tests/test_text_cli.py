@@ -127,7 +127,7 @@ def test_text_files_with_a_byte_order_mark_are_decoded(tmp_path, encoding):
 
 
 def test_text_that_is_not_text_is_flagged(tmp_path, capsys):
-    from ftlab.text import cli as text_cli
+    from ftlab.cli import text as text_cli
 
     (tmp_path / "notes.txt").write_text("Plain English notes about the contract.\n" * 4)
     # UTF-16 without a byte-order mark: read as UTF-8 it is letters with NULs between them

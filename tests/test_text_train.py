@@ -52,13 +52,13 @@ def test_fine_tuning_learns_a_text_and_reports_what_it_did():
     text = "The Licensee shall not sublicense the Software. " * 20
     before = train.perplexity(lm, text, sequence_length=32)
     seen = []
-    result = train.fine_tune(lm, text, text, steps=30, batch_size=8, sequence_length=32, records=3,
+    result = train.finetune(lm, text, text, steps=30, batch_size=8, sequence_length=32, records=3,
                              on_record=lambda *a: seen.append(a))
     after = train.perplexity(lm, text, sequence_length=32)
     assert after < before / 3
     assert result.steps == 30 and result.history["step"] == [10, 20, 30] and len(seen) == 3
     assert result.history["loss"][-1] < result.history["loss"][0]
-    assert result.trainable_params == result.total_params == model.count_params(lm)["total"]
+    assert result.trainable_params == result.total_params == lm.count_params()
     assert result.seconds > 0 and 0 < result.seconds_per_step < result.seconds
     assert result.peak_rss_mb > 100 and result.train_state_mb > 0 and not result.warnings
     assert lm.preprocessor is not None, "the tokenizer is re-attached after training"
@@ -67,7 +67,7 @@ def test_fine_tuning_learns_a_text_and_reports_what_it_did():
 def test_lora_fine_tuning_changes_only_the_adapters():
     lm = model.build_tiny_lm({"num_layers": 1, "hidden_dim": 64, "intermediate_dim": 128, "num_heads": 2})
     before = {w.path: w.numpy().copy() for w in lm.weights}
-    result = train.fine_tune(lm, "Section 1. Definitions. " * 30, steps=4, batch_size=4, sequence_length=32,
+    result = train.finetune(lm, "Section 1. Definitions. " * 30, steps=4, batch_size=4, sequence_length=32,
                              lora_rank=2, records=1)
     assert result.trainable_params < result.total_params / 10
     frozen = [w for w in lm.non_trainable_weights if w.path in before]
@@ -78,14 +78,14 @@ def test_lora_fine_tuning_changes_only_the_adapters():
 def test_corpus_smaller_than_one_window_warns_and_still_trains():
     lm = model.build_tiny_lm({"num_layers": 1, "hidden_dim": 32, "intermediate_dim": 64, "num_heads": 2})
     with pytest.warns(train.SmallCorpusWarning, match="less than one training window"):
-        result = train.fine_tune(lm, "Tiny.", steps=2, batch_size=2, sequence_length=64, records=1)
+        result = train.finetune(lm, "Tiny.", steps=2, batch_size=2, sequence_length=64, records=1)
     assert result.warnings and "Tiny" not in result.warnings[0]
 
 
 def test_empty_training_text_is_a_data_error():
     lm = model.build_tiny_lm({"num_layers": 1, "hidden_dim": 32, "intermediate_dim": 64, "num_heads": 2})
     with pytest.raises(DataError, match="empty"):
-        train.fine_tune(lm, ["", "  \n"], steps=2)
+        train.finetune(lm, ["", "  \n"], steps=2)
 
 
 def test_peak_rss_sees_an_allocation():
@@ -120,7 +120,7 @@ def test_fine_tune_drops_the_traced_functions_it_made_stale():
     train.perplexity(lm, text, sequence_length=16)
     generate.generate(lm, "Licensee", max_length=16, temperature=0)
     assert lm in train._NLL_FUNCTIONS and lm in generate._STEP_FUNCTIONS
-    train.fine_tune(lm, text, steps=2, batch_size=2, sequence_length=16, records=1)
+    train.finetune(lm, text, steps=2, batch_size=2, sequence_length=16, records=1)
     assert lm not in train._NLL_FUNCTIONS and lm not in generate._STEP_FUNCTIONS
     assert lm.train_function is None and lm.generate_function is None
     before = train.perplexity(lm, text, sequence_length=16)  # traced again, with the trained weights

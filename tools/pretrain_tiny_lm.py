@@ -50,14 +50,14 @@ def main(argv=None) -> int:
     print(f"train: {general_train.summary()}\nval:   {general_val.summary()}", flush=True)
 
     lm = model.build_tiny_lm()
-    print(f"model: {model.TINY_CONFIG}, {model.count_params(lm)['total']:,} parameters", flush=True)
+    print(f"model: {model.TINY_CONFIG}, {lm.count_params():,} parameters", flush=True)
     start = time.time()
 
     def report(step, loss, val_ppl):
         print(f"step {step:5d}  train loss {loss:.3f} nats/byte  val perplexity {val_ppl:.2f}  "
               f"({time.time() - start:.0f} s)", flush=True)
 
-    result = train.fine_tune(lm, general_train, general_val, steps=args.steps, batch_size=args.batch_size,
+    result = train.finetune(lm, general_train, general_val, steps=args.steps, batch_size=args.batch_size,
                              sequence_length=args.sequence_length, learning_rate=args.learning_rate,
                              records=15, max_val_windows=128, seed=args.seed, on_record=report)
     seconds = time.time() - start

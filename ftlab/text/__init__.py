@@ -14,4 +14,4 @@ from __future__ import annotations
 import lazy_loader
 
 __getattr__, __dir__, __all__ = lazy_loader.attach(
-    __name__, submodules=["corpora", "model", "train", "generate", "widgets", "smollm2", "cli"])
+    __name__, submodules=["corpora", "model", "train", "generate", "widgets", "smollm2"])

@@ -13,8 +13,8 @@ Introduced in lesson 03.
 
 Example:
     >>> lm = load_tiny_lm()  # doctest: +SKIP
-    >>> count_params(lm)  # doctest: +SKIP
-    {'trainable': 858880, 'total': 858880}
+    >>> lm.count_params()  # doctest: +SKIP
+    858880
 """
 
 from __future__ import annotations
@@ -27,7 +27,6 @@ from pathlib import Path
 
 import keras
 import keras_hub
-import numpy as np
 
 from ftlab import download
 from ftlab.errors import ModelError, OfflineError
@@ -219,7 +218,7 @@ def load_lm(name_or_path: str = "tiny", dtype=None):
             raise ModelError(f"{path} does not exist: pass a model saved by `ftlab finetune-text --out FILE.keras`")
         try:
             with warnings.catch_warnings():
-                # Task models compile themselves, and fine_tune() builds a fresh optimizer, so
+                # Task models compile themselves, and finetune() builds a fresh optimizer, so
                 # Keras' notes about the compile config and the saved optimizer state are noise.
                 warnings.filterwarnings("ignore", message=r"`compile\(\)` was not called")
                 warnings.filterwarnings("ignore", message=r"Skipping variable loading for optimizer")
@@ -280,17 +279,6 @@ def untrained_copy(lm):
     return lm.__class__(backbone=backbone, preprocessor=lm.preprocessor)
 
 
-def count_params(lm) -> dict:
-    """Trainable and total parameter counts of a model.
-
-    Example:
-        >>> count_params(load_tiny_lm())  # doctest: +SKIP
-    """
-    trainable = int(sum(np.prod(w.shape) for w in lm.trainable_weights))
-    total = int(sum(np.prod(w.shape) for w in lm.weights))
-    return {"trainable": trainable, "total": total}
-
-
 #: Every dense layer of a GPT-2 block: attention projections and both MLP layers.
 LORA_ALL_LAYERS = ("query", "key", "value", "attention_output",
                    "feedforward_intermediate_dense", "feedforward_output_dense")
@@ -307,7 +295,7 @@ def enable_lora(lm, rank: int = 4, target_layers=None):
 
     Example:
         >>> lm = enable_lora(load_tiny_lm(), rank=4)  # doctest: +SKIP
-        >>> count_params(lm)["trainable"] < 20_000  # doctest: +SKIP
+        >>> ftlab.freeze.count_params(lm)[0] < 20_000  # doctest: +SKIP
         True
     """
     if int(rank) < 1:

@@ -7,10 +7,10 @@ Submodules (import them explicitly; only ``models`` and ``train`` load TensorFlo
 * :mod:`ftlab.video.ucf101` — a small public UCF101 subset (online, checksummed);
 * :mod:`ftlab.video.models` — temporal heads on per-frame features, 2-D → 3-D inflation;
 * :mod:`ftlab.video.train` — the single-frame, features and inflated pipelines, measured;
-* :mod:`ftlab.video.cli` — ``ftlab finetune-video``.
+* ``ftlab finetune-video`` lives with the other commands, in :mod:`ftlab.cli.video`.
 """
 
 import lazy_loader
 
 __getattr__, __dir__, __all__ = lazy_loader.attach(
-    __name__, submodules=["reader", "synthetic", "ucf101", "models", "train", "cli"])
+    __name__, submodules=["reader", "synthetic", "ucf101", "models", "train"])

@@ -21,7 +21,7 @@ import re
 
 from ftlab.blocks import _group_layers
 from ftlab.errors import ModelError
-from ftlab.widgets import CostModel, _is_batchnorm, _size
+from ftlab.widgets.costs import CostModel, _is_batchnorm, _size
 
 _LM_LAYER = re.compile(r"^transformer_layer_(\d+)$")
 # Peak memory and step time of LM fine-tuning, fitted to DESIGN-notes measurements (2 CPU cores,

@@ -12,15 +12,16 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import json
 import os
 import sys
 
+from ftlab.cli.common import add_json_flag, emit, require_at_least  # noqa: F401  (ftlab.cli.add_json_flag …)
+
 # Topic modules that contribute sub-commands (import-light: no TensorFlow at import time).
 COMMAND_MODULES = (
-    "ftlab.cli_image",
-    "ftlab.text.cli",
-    "ftlab.video.cli",
+    "ftlab.cli.image",
+    "ftlab.cli.text",
+    "ftlab.cli.video",
 )
 
 
@@ -44,55 +45,6 @@ def build_parser() -> argparse.ArgumentParser:
     for name in COMMAND_MODULES:
         importlib.import_module(name).register(subparsers)
     return parser
-
-
-def add_json_flag(parser: argparse.ArgumentParser) -> None:
-    """Every sub-command gets ``--json`` (one JSON object as the last line of stdout)."""
-    parser.add_argument(
-        "--json",
-        action="store_true",
-        help="print one JSON object as the last line of stdout, no progress bar",
-    )
-
-
-def require_at_least(option: str, value, minimum, fix: str) -> None:
-    """Refuse a numeric option below ``minimum`` with a one-line error that names it and the fix.
-
-    Example:
-        >>> require_at_least("--batch-size", 0, 1, "pass e.g. --batch-size 32")
-        Traceback (most recent call last):
-        ftlab.errors.DataError: --batch-size 0: must be at least 1; pass e.g. --batch-size 32
-    """
-    from ftlab.errors import DataError
-
-    if value < minimum:
-        raise DataError(f"{option} {value}: must be at least {minimum}; {fix}")
-
-
-def emit(result: dict, as_json: bool) -> None:
-    """Print a command's result: one JSON line, or a readable ``key: value`` list."""
-    if as_json:
-        print(json.dumps(result, default=_jsonable))
-        return
-    for key, value in result.items():
-        if isinstance(value, float):
-            value = f"{value:.4f}"
-        elif isinstance(value, (dict, list)):
-            value = json.dumps(value, default=_jsonable)
-        print(f"{key}: {value}")
-
-
-def _jsonable(value):
-    try:
-        import numpy as np
-
-        if isinstance(value, np.generic):
-            return value.item()
-        if isinstance(value, np.ndarray):
-            return value.tolist()
-    except ImportError:
-        pass
-    return str(value)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -123,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def _fail(command: str, message: str) -> int:
-    from ftlab.cli_image import ProgressBar
+    from ftlab.cli.common import ProgressBar
 
     ProgressBar.end_open_line()
     one_line = " ".join(message.split())

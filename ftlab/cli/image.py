@@ -6,18 +6,17 @@ Introduced in lesson 00 ("Your own photos"). Import-light: TensorFlow loads insi
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
+from ftlab.cli.common import ProgressBar, check_out, readable, skipped_rows
 from ftlab.errors import DataError, ModelError
 
 
 def register(subparsers) -> None:
-    from ftlab.cli import add_json_flag
+    from ftlab.cli.common import add_json_flag
 
     p = subparsers.add_parser(
         "predict",
@@ -115,59 +114,6 @@ def register(subparsers) -> None:
     b.set_defaults(handler=backbones_command)
 
 
-class ProgressBar:
-    """A one-line progress display on stderr (a terminal only), usable as a Keras callback."""
-
-    line_open = False
-
-    def __init__(self, enabled: bool = True):
-        self.enabled = enabled and sys.stderr is not None and sys.stderr.isatty()
-        self.phase = ""
-
-    def message(self, text: str) -> None:
-        if self.enabled:
-            print(f"\r\033[K{text}", end="", file=sys.stderr, flush=True)
-            ProgressBar.line_open = True
-
-    def done(self) -> None:
-        if self.enabled:
-            self.end_open_line()
-
-    @classmethod
-    def end_open_line(cls) -> None:
-        """Finish a half-written progress line so the next message starts on its own line."""
-        if cls.line_open:
-            print(file=sys.stderr, flush=True)
-            cls.line_open = False
-
-    def as_callback(self):
-        import keras
-
-        bar = self
-
-        class _Callback(keras.callbacks.Callback):
-            def on_train_begin(self, logs=None):
-                bar.phase = "fine-tune"
-                self.epochs = self.params.get("epochs", 0)
-
-            def on_epoch_end(self, epoch, logs=None):
-                logs = logs or {}
-                figures = " ".join(
-                    f"{k} {v:.3f}" for k, v in logs.items() if k in ("loss", "val_loss", "val_accuracy")
-                )
-                width = 20
-                filled = int(width * (epoch + 1) / max(1, self.epochs))
-                bar.message(
-                    f"{bar.phase:9s} [{'#' * filled}{'.' * (width - filled)}] epoch {epoch + 1}/{self.epochs} {figures}"
-                )
-
-        return _Callback()
-
-
-def _skipped(items) -> list[dict]:
-    return [{"file": str(path), "reason": str(reason)} for path, reason in items]
-
-
 def _check_backbone(name: str) -> None:
     from ftlab.models import backbones
 
@@ -212,7 +158,7 @@ def _check_size_fits(size: int, batch_size: int) -> None:
 
 def _check_finetune_numbers(args: argparse.Namespace) -> None:
     """Refuse impossible numbers before any data is read or any model is built."""
-    from ftlab.cli import require_at_least
+    from ftlab.cli.common import require_at_least
     from ftlab.data.images import MIN_SIDE
 
     require_at_least(
@@ -233,74 +179,6 @@ def _check_finetune_numbers(args: argparse.Namespace) -> None:
     )
     if not 0.0 < args.val_split < 1.0 and args.val is None:
         raise DataError(f"--val-split must be between 0 and 1, got {args.val_split}")
-
-
-def _check_out(out: str | None) -> None:
-    """Refuse an ``--out`` that could not be written, before hours of training rather than after."""
-    if out is None:
-        return
-    path = Path(out)
-    if path.is_dir():
-        raise ModelError(
-            f"--out {out} is a folder: pass a file name in it, e.g. --out {path / 'model.keras'}"
-        )
-    if path.suffix != ".keras":
-        example = path.with_suffix(".keras") if path.name else "model.keras"
-        raise ModelError(f"--out {out}: the model file name must end in .keras, e.g. --out {example}")
-    parent = path.parent
-    if not parent.exists():
-        raise ModelError(
-            f"--out {out}: the folder {parent} does not exist; create it first "
-            f"(mkdir -p {parent}) or pass a path in an existing folder"
-        )
-    if not parent.is_dir():
-        raise ModelError(f"--out {out}: {parent} is a file, not a folder; pass a path in an existing folder")
-    writable = os.access(parent, os.W_OK | os.X_OK)
-    if writable:
-        try:
-            with tempfile.NamedTemporaryFile(dir=parent, prefix=".ftlab-write-check-"):
-                pass
-        except OSError:
-            writable = False
-    if not writable:
-        raise ModelError(
-            f"--out {out}: the folder {parent} is not writable; pass a path in a folder you can "
-            "write to, or fix its permissions"
-        )
-
-
-@contextlib.contextmanager
-def _readable(**folders):
-    """Turn a PermissionError while reading the data into a DataError that names the folder.
-
-    ``folders`` maps option names (``data="photos"``) to what the learner passed.
-    """
-    try:
-        yield
-    except PermissionError as error:
-        from ftlab import settings
-
-        cache_root = settings.cache_dir().resolve() if error.filename else None
-        if cache_root is not None and (Path(error.filename).resolve() == cache_root
-                                       or cache_root in Path(error.filename).resolve().parents):
-            raise DataError(
-                f"FTLAB_CACHE {cache_root} is not writable ({error.filename}): make it writable "
-                f"(chmod -R u+w {cache_root}) or set FTLAB_CACHE to a folder you can write"
-            ) from None
-        where = error.filename or next((v for v in folders.values() if v), "the data")
-        option = next(
-            (
-                f"--{k.replace('_', '-')}"
-                for k, v in folders.items()
-                if v is not None and Path(v) == Path(where)
-            ),
-            None,
-        )
-        named = f"{option} {where}" if option else str(where)
-        raise DataError(
-            f"{named}: permission denied, cannot read it; make it readable "
-            f"(e.g. chmod -R u+rX {where}) or pass a folder you can read"
-        ) from None
 
 
 def _expand_image_arguments(arguments) -> tuple[list[str], list[dict]]:
@@ -356,7 +234,7 @@ def _expand_image_arguments(arguments) -> tuple[list[str], list[dict]]:
 
 
 def predict_command(args: argparse.Namespace) -> dict:
-    from ftlab.cli import require_at_least
+    from ftlab.cli.common import require_at_least
     from ftlab.data import images
     from ftlab.models import imagenet
 
@@ -403,11 +281,11 @@ def finetune_command(args: argparse.Namespace) -> dict:
         raise DataError(
             "--val cannot be combined with --metadata; use --val-split (the split keeps lesions whole)"
         )
-    _check_out(args.out)
+    check_out(args.out)
     settings.seed_everything(args.seed)
     bar = ProgressBar(not args.json)
     bar.message(f"reading {args.data} ...")
-    with _readable(data=args.data, val=args.val, metadata=args.metadata):
+    with readable(data=args.data, val=args.val, metadata=args.metadata):
         if args.metadata:
             from ftlab.skin import ham10000
 
@@ -454,7 +332,7 @@ def finetune_command(args: argparse.Namespace) -> dict:
         {
             "n_train": int(data.n_train),
             "n_val": int(data.n_val),
-            "skipped_files": _skipped(data.skipped),
+            "skipped_files": skipped_rows(data.skipped),
             "class_names": list(data.class_names),
             "seconds": round(time.perf_counter() - start, 2),
         }
@@ -470,13 +348,13 @@ def evaluate_command(args: argparse.Namespace) -> dict:
     import numpy as np
 
     from ftlab import metrics, train
-    from ftlab.cli import require_at_least
+    from ftlab.cli.common import require_at_least
     from ftlab.data import images
 
     require_at_least("--batch-size", args.batch_size, 1, "pass e.g. --batch-size 32 (the default)")
     start = time.perf_counter()
     model, config = train.load_model(args.model)
-    with _readable(data=args.data):
+    with readable(data=args.data):
         scan = images.scan_folder(args.data, min_classes=1)
     known = {name: i for i, name in enumerate(config["class_names"])}
     unknown = [name for name in scan.class_names if name not in known]
@@ -503,7 +381,7 @@ def evaluate_command(args: argparse.Namespace) -> dict:
     report.update(
         {
             "n_images": int(len(y)),
-            "skipped_files": _skipped(skipped),
+            "skipped_files": skipped_rows(skipped),
             "seconds": round(time.perf_counter() - start, 2),
         }
     )

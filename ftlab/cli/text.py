@@ -19,7 +19,7 @@ from ftlab.errors import DataError, ModelError
 
 
 def register(subparsers) -> None:
-    from ftlab.cli import add_json_flag
+    from ftlab.cli.common import add_json_flag
 
     f = subparsers.add_parser(
         "finetune-text", help="fine-tune a language model on a folder or file of .txt (full or LoRA)",
@@ -145,10 +145,10 @@ def _sample_prompt(corpus) -> str:
 
 
 def finetune_text_command(args) -> dict:
-    from ftlab.cli_image import _check_out
+    from ftlab.cli.common import check_out
 
     _check_text_numbers(args)
-    _check_out(args.out)
+    check_out(args.out)
     from ftlab.text import corpora
 
     corpus = _load_corpus(args.corpus, "--corpus")
@@ -197,7 +197,7 @@ def finetune_text_command(args) -> dict:
     start = time.perf_counter()
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always", train.SmallCorpusWarning)
-        result = train.fine_tune(lm, train_corpus, val_corpus, steps=args.steps, batch_size=args.batch_size,
+        result = train.finetune(lm, train_corpus, val_corpus, steps=args.steps, batch_size=args.batch_size,
                                  sequence_length=window, learning_rate=args.learning_rate,
                                  lora_rank=args.lora or None,
                                  records=min(10, args.steps), max_val_windows=min(64, limit), seed=args.seed,

@@ -19,7 +19,7 @@ METHOD_CHOICES = ("features", "inflated", "single_frame", "bag_of_frames")
 
 
 def register(subparsers) -> None:
-    from ftlab.cli import add_json_flag
+    from ftlab.cli.common import add_json_flag
 
     p = subparsers.add_parser(
         "finetune-video", help="train an action classifier on folders of video clips (.mp4/.avi/.gif)",
