@@ -225,3 +225,15 @@ def test_live_training_view_quiet_when_asked(capsys):
     view.on_epoch_end(0, {"loss": 1.0})
     assert capsys.readouterr().out == ""
     assert view.figure is not None
+
+
+def test_live_training_view_leaves_fits_validation_pass_out_of_the_epoch_time():
+    import time
+
+    view = widgets.LiveTrainingView(print_lines=False, min_interval=1e9)
+    view.on_epoch_begin(0)
+    view.on_test_begin()  # fit's validation_data pass runs inside the epoch
+    time.sleep(0.3)
+    view.on_test_end()
+    view.on_epoch_end(0, {"loss": 1.0})
+    assert view.epoch_seconds[0] < 0.15, view.epoch_seconds
