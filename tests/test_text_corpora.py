@@ -14,7 +14,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 
 from ftlab.errors import DataError, OfflineError
-from ftlab.text import corpora
+from ftlab.text import cleaning, corpora
 from ftlab.text.corpora import Corpus, Document
 
 
@@ -30,7 +30,7 @@ def test_license_corpus_is_real_deduplicated_legal_text():
     assert len(corpus) >= 20 and corpus.n_chars > 50_000
     joined = " ".join(corpus.texts).lower()
     assert "permission" in joined and "warranty" in joined
-    keys = [corpora._dedup_key(t) for t in corpus.texts]
+    keys = [cleaning._dedup_key(t) for t in corpus.texts]
     assert len(keys) == len(set(keys)), "no two documents may be the same text"
     assert all(len(d) <= 50_000 for d in corpus)
     versioned = [d.name for d in corpus if re.match(r"^[^:]+:[^/]+\.dist-info/", d.name)]

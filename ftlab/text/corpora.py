@@ -11,7 +11,9 @@ Online: BillSum (US Congressional bills, i.e. statutes), and any folder or file 
 learner points to. Held-out splits are always by *document*, never by line, so no sentence of
 a held-out text is ever seen in training.
 
-No TensorFlow here: this module is light.
+No TensorFlow here: this module is light. The containers (:mod:`ftlab.text.documents`),
+decoding and deduplication (:mod:`ftlab.text.cleaning`) and the splits by document
+(:mod:`ftlab.text.splits`) live in their own modules and are re-exported here.
 
 Introduced in lesson 03.
 
@@ -28,17 +30,24 @@ import hashlib
 import importlib.metadata
 import json
 import re
-import unicodedata
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from ftlab.errors import DataError
+from ftlab.text.cleaning import decode_text, deduplicate, looks_like_text
+from ftlab.text.documents import Corpus, Document
+from ftlab.text.splits import split_by_document, split_key, split_position
+
+__all__ = [
+    "BILLSUM_FILE", "BILLSUM_SHA256", "BILLSUM_URLS", "GENERAL_VAL_FRACTION", "LICENSE_FILE_PATTERN",
+    "TINY_LM_HELD_OUT_TOPICS", "Corpus", "Document", "billsum_corpus", "decode_text", "deduplicate",
+    "general_corpus", "general_split", "legal_corpus", "license_corpus", "load_text_corpus",
+    "looks_like_text", "read_billsum", "split_by_document", "split_key", "split_position",
+]
 
 #: File names that hold license texts (LICENSE, LICENCE.txt, COPYING, NOTICE, LICENSE.APACHE …).
 LICENSE_FILE_PATTERN = re.compile(r"^(?:.*[._-])?(LICEN[CS]E|COPYING|NOTICE)(?:[._-].*)?$", re.IGNORECASE)
 _NOT_TEXT_SUFFIXES = {".py", ".pyc", ".pyi", ".so", ".html", ".json", ".js", ".css", ".png", ".h"}
 _DIST_INFO_PREFIX = re.compile(r"^[^/]+\.dist-info/(?:licenses/)?")
-_COPYRIGHT_LINE = re.compile(r"^\s*(?:copyright|\(c\)|©).*$", re.IGNORECASE | re.MULTILINE)
 
 # BillSum (Kornilova & Eidelman, 2019; FiscalNote): US Congressional bills with summaries, CC0.
 # URL and sha256 as recorded by TensorFlow Datasets (tensorflow_datasets/url_checksums/billsum.txt,
@@ -52,151 +61,6 @@ BILLSUM_URLS = (
     "https://drive.google.com/uc?export=download&id=1g89WgFHMRbr4QrvA0ngh26PY081Nv3lx",
 )
 BILLSUM_FILE = "us_train_data_final_OFFICIAL.jsonl"
-
-
-@dataclass
-class Document:
-    """One text with a stable name (file path, topic or distribution)."""
-
-    name: str
-    text: str
-
-    def __len__(self) -> int:
-        return len(self.text)
-
-
-@dataclass
-class Corpus:
-    """A list of documents plus what happened while reading them.
-
-    Attributes:
-        name: where it came from (``"pydoc_data topics"``, a folder path …).
-        documents: the texts.
-        replaced: files that were not valid UTF-8 and were decoded with U+FFFD replacements.
-        skipped: files left out because they were empty.
-        not_text: files that do not look like text (see :func:`looks_like_text`), kept but flagged.
-        duplicates: texts dropped because an identical one (up to copyright lines, case and
-            spacing) was already in the corpus.
-    """
-
-    name: str
-    documents: list[Document]
-    replaced: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-    duplicates: int = 0
-    not_text: list[str] = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.documents)
-
-    def __iter__(self):
-        return iter(self.documents)
-
-    @property
-    def n_chars(self) -> int:
-        return sum(len(d.text) for d in self.documents)
-
-    @property
-    def texts(self) -> list[str]:
-        return [d.text for d in self.documents]
-
-    def subset(self, documents, name: str | None = None) -> Corpus:
-        """A corpus with some of these documents (reading notes are kept)."""
-        return Corpus(name or self.name, list(documents), self.replaced, self.skipped, self.duplicates, self.not_text)
-
-    def summary(self) -> str:
-        """One line: documents, characters, and any decoding/dedup notes.
-
-        Example:
-            >>> Corpus("demo", [Document("a", "abc")]).summary()
-            'demo: 1 documents, 3 characters'
-        """
-        parts = [f"{self.name}: {len(self)} documents, {self.n_chars:,} characters"]
-        if self.duplicates:
-            parts.append(f"{self.duplicates} duplicates dropped")
-        if self.replaced:
-            parts.append(f"{len(self.replaced)} non-UTF-8 files decoded with replacement characters")
-        if self.skipped:
-            parts.append(f"{len(self.skipped)} empty files skipped")
-        return ", ".join(parts)
-
-
-# Byte-order marks, longest first: the UTF-32 LE mark begins with the UTF-16 LE one.
-_BOMS = ((b"\xff\xfe\x00\x00", "utf-32-le"), (b"\x00\x00\xfe\xff", "utf-32-be"), (b"\xef\xbb\xbf", "utf-8"),
-         (b"\xff\xfe", "utf-16-le"), (b"\xfe\xff", "utf-16-be"))
-
-
-def decode_text(data: bytes) -> tuple[str, bool]:
-    """Decode a text file's bytes: by its byte-order mark if it has one, else as UTF-8.
-
-    UTF-8, UTF-16 and UTF-32 files with a BOM (what Windows editors write) decode to the same
-    text; anything invalid becomes U+FFFD.
-
-    Returns:
-        ``(text, replaced)`` where ``replaced`` says whether anything was invalid.
-
-    Example:
-        >>> decode_text(b"caf\\xe9")
-        ('caf�', True)
-        >>> decode_text("café".encode("utf-16"))
-        ('café', False)
-    """
-    for bom, name in _BOMS:
-        if data.startswith(bom):
-            try:
-                return data[len(bom):].decode(name), False
-            except UnicodeDecodeError:
-                break  # not really that encoding (odd bytes after the mark): read it as UTF-8 below
-    if data.startswith(b"\xef\xbb\xbf"):
-        data = data[3:]
-    try:
-        return data.decode("utf-8"), False
-    except UnicodeDecodeError:
-        return data.decode("utf-8", errors="replace"), True
-
-
-_CONTROL = {chr(c) for c in range(32)} - set("\t\n\r\f\v") | {"\x7f"}
-
-
-def looks_like_text(text: str, max_control_share: float = 0.01) -> bool:
-    """False when over 1 % of the characters are NUL or other control characters: a binary file,
-    or text in an encoding without a BOM (UTF-16 read as UTF-8 puts a NUL between letters).
-
-    Example:
-        >>> looks_like_text("Permission is hereby granted"), looks_like_text("P\\x00e\\x00r\\x00")
-        (True, False)
-    """
-    if not text:
-        return True
-    return sum(ch in _CONTROL for ch in text) <= max_control_share * len(text)
-
-
-def _dedup_key(text: str) -> str:
-    """Identity of a license text up to copyright lines, case and spacing."""
-    body = _COPYRIGHT_LINE.sub(" ", text).lower()
-    return hashlib.sha256(" ".join(re.findall(r"[a-z0-9]+", body)).encode()).hexdigest()
-
-
-def deduplicate(documents, key=_dedup_key) -> tuple[list[Document], int]:
-    """Drop documents whose ``key`` was seen before (first by name wins).
-
-    Returns:
-        ``(kept, number_dropped)``.
-
-    Example:
-        >>> docs = [Document("b", "MIT License\\nCopyright 2020 B"), Document("a", "MIT  license\\nCopyright 1999 A")]
-        >>> kept, dropped = deduplicate(docs)
-        >>> [d.name for d in kept], dropped
-        (['a'], 1)
-    """
-    seen, kept = set(), []
-    for document in sorted(documents, key=lambda d: d.name):
-        k = key(document.text)
-        if k in seen:
-            continue
-        seen.add(k)
-        kept.append(document)
-    return kept, len(list(documents)) - len(kept)
 
 
 def general_corpus() -> Corpus:
@@ -412,84 +276,3 @@ def legal_corpus(offline: bool | None = None, max_documents: int | None = 1000, 
             raise
         print(f"BillSum unavailable ({str(error).splitlines()[0]}); using the installed license texts instead")
         return license_corpus()
-
-
-def split_key(text: str) -> str:
-    """The part of a text that decides its side in :func:`split_by_document`.
-
-    Copyright lines are dropped (a new year on a license must not move it), then the text is
-    NFKC-normalised, case-folded and its whitespace collapsed; every other character counts, so
-    texts in any script get distinct keys.
-
-    Example:
-        >>> split_key("MIT License\\nCopyright (c) 2024 Ada\\n\\n  Permission is  GRANTED.")
-        'mit license permission is granted.'
-    """
-    body = _COPYRIGHT_LINE.sub(" ", text)
-    return " ".join(unicodedata.normalize("NFKC", body).casefold().split())
-
-
-def split_position(text: str, seed: int = 0) -> float:
-    """Where a text falls in [0, 1): sha256 of ``"<seed>:"`` + :func:`split_key`, as a fraction.
-
-    A pure function of the text (and the seed): the same on every machine, Python and run.
-    :func:`split_by_document` holds a document out when this is below ``val_fraction``.
-
-    Example:
-        >>> split_position("Apache License") == split_position("apache   LICENSE")
-        True
-    """
-    digest = hashlib.sha256(f"{seed}:{split_key(text)}".encode()).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64
-
-
-def split_by_document(corpus: Corpus, val_fraction: float = 0.1, seed: int = 0) -> tuple[Corpus, Corpus]:
-    """Hold out whole documents (never lines) for validation.
-
-    A document is held out when :func:`split_position` of its *text* is below ``val_fraction``:
-    a stable hash of its normalised content (copyright lines, case, Unicode form and spacing do
-    not count), salted with ``seed``. Its side therefore depends on nothing else in the corpus
-    and is the same on every machine and run: adding or removing other documents never moves
-    it, and texts that differ only in copyright lines, case or spacing land on the same side.
-    About ``val_fraction`` of the documents are held out (exactly that share only on average).
-
-    Tiny corpora: with two or more documents, both sides always get at least one. If the hash
-    puts every document on one side, the one nearest the threshold crosses over: the smallest
-    position goes to validation when none is held out, the largest goes to training when all
-    are (ties broken by name). Only in that case does a document's side depend on the others.
-
-    Args:
-        corpus: at least two documents.
-        val_fraction: expected share of documents held out, strictly between 0 and 1.
-        seed: salts the hash; change it to draw another split (the CLI and the lesson use 0).
-
-    Returns:
-        ``(train, val)`` corpora, each in the corpus's order.
-
-    Raises:
-        DataError: fewer than two documents.
-
-    Example:
-        >>> c = Corpus("c", [Document(str(i), f"text number {i}") for i in range(10)])
-        >>> train, val = split_by_document(c, 0.2)
-        >>> len(train) + len(val), [d.name for d in val]
-        (10, ['4'])
-        >>> bigger = Corpus("c", c.documents + [Document("new", "another text")])
-        >>> [d.name for d in split_by_document(bigger, 0.2)[1] if d.name != "new"]
-        ['4']
-    """
-    if not 0.0 < val_fraction < 1.0:
-        raise ValueError(f"val_fraction must be between 0 and 1 (got {val_fraction})")
-    if len(corpus) < 2:
-        raise DataError(f"{corpus.name}: {len(corpus)} document(s) cannot be split by document; "
-                        "add more .txt files or pass a separate validation corpus (--val)")
-    positions = [split_position(d.text, seed) for d in corpus.documents]
-    held_out = [p < val_fraction for p in positions]
-    if all(held_out) or not any(held_out):
-        # Tiny-corpus fallback (documented above): move the document nearest the threshold.
-        order = sorted(range(len(corpus)), key=lambda i: (positions[i], corpus.documents[i].name, i))
-        crossing = order[-1] if all(held_out) else order[0]
-        held_out[crossing] = not held_out[crossing]
-    train = [d for d, out in zip(corpus.documents, held_out, strict=True) if not out]
-    val = [d for d, out in zip(corpus.documents, held_out, strict=True) if out]
-    return corpus.subset(train, f"{corpus.name} [train]"), corpus.subset(val, f"{corpus.name} [val]")
