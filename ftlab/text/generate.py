@@ -139,7 +139,7 @@ def _step_function(lm):
     if cached is not None and cached[0] == key:
         return cached[1]
 
-    model_ref = weakref.ref(lm)  # held weakly, as in ftlab.text.train._nll_function
+    model_ref = weakref.ref(lm)  # held weakly, as in ftlab.text.scoring._nll_function
 
     @tf.function(reduce_retracing=True, autograph=False)
     def step(token_ids, cache, index):
