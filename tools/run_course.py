@@ -99,11 +99,15 @@ def run_measured(
             total = 0
             for member in tree:
                 try:
-                    total += member.memory_info().rss
+                    rss = member.memory_info().rss
                 except psutil.NoSuchProcess:
                     continue
                 if is_kernel(member):
+                    # the kernel counts with its exact high-water mark: sampling every POLL_S alone
+                    # misses a short spike (a cell that allocates and frees between two samples)
                     kernel_peak = max(kernel_peak, high_water_mark_bytes(member.pid))
+                    rss = max(rss, kernel_peak)
+                total += rss
             tree_peak = max(tree_peak, total)
             if time.monotonic() - start > timeout_s:
                 for member in reversed(tree):
