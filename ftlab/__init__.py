@@ -43,6 +43,7 @@ SUBMODULES = (
     "plots",
     "settings",
     "skin",
+    "splits",
     "text",
     "train",
     "video",

@@ -1,9 +1,13 @@
-"""Classification metrics in plain NumPy (no scikit-learn needed).
+"""Classification metrics: NumPy for the ones a lesson explains line by line, scikit-learn for ROC.
 
 Introduced in lesson 01; lesson 02 adds the ones that matter when mistakes have a cost:
 balanced accuracy and per-class recall (what plain accuracy hides on imbalanced data),
 one-vs-rest ROC-AUC, sensitivity at a fixed specificity (a screening operating point) and
 expected calibration error (do the probabilities mean what they say?).
+
+ROC-AUC and the ROC curve come from ``sklearn.metrics`` (imported when first used, so
+``import ftlab.metrics`` stays light); the wrappers add what the lessons need: NaN instead of an
+exception when a split holds one class only, and a clear error on NaN scores.
 
 Conventions: ``y_true`` holds integer class indices; ``y_pred_or_prob`` holds either integer
 predictions (1-D) or one row of scores/probabilities per sample (2-D, argmax = prediction).
@@ -105,21 +109,6 @@ def _binary_inputs(y_true, scores) -> tuple[np.ndarray, np.ndarray]:
     return y, s
 
 
-def _average_ranks(values: np.ndarray) -> np.ndarray:
-    """Ranks 1..n of ``values``, ties sharing the mean of their ranks."""
-    order = np.argsort(values, kind="mergesort")
-    sorted_values = values[order]
-    # start index of each run of equal values, and the run each sorted element belongs to
-    boundaries = np.r_[True, sorted_values[1:] != sorted_values[:-1]]
-    run_id = np.cumsum(boundaries) - 1
-    starts = np.flatnonzero(boundaries)
-    ends = np.r_[starts[1:], len(values)]
-    mean_rank = (starts + 1 + ends) / 2.0  # mean of ranks starts+1 .. ends
-    ranks = np.empty(len(values))
-    ranks[order] = mean_rank[run_id]
-    return ranks
-
-
 def roc_auc(y_true, scores) -> float:
     """Area under the ROC curve of a binary problem (NaN if only one class is present).
 
@@ -135,13 +124,12 @@ def roc_auc(y_true, scores) -> float:
         >>> roc_auc([0, 0, 1, 1], [0.1, 0.4, 0.35, 0.8])
         0.75
     """
+    from sklearn.metrics import roc_auc_score
+
     y, s = _binary_inputs(y_true, scores)
-    n_pos, n_neg = int(y.sum()), int((~y).sum())
-    if n_pos == 0 or n_neg == 0:
-        return float("nan")
-    ranks = _average_ranks(s)
-    u = ranks[y].sum() - n_pos * (n_pos + 1) / 2.0
-    return float(u / (n_pos * n_neg))
+    if y.all() or not y.any():
+        return float("nan")  # scikit-learn raises: AUC is undefined with one class
+    return float(roc_auc_score(y, s))
 
 
 def roc_auc_per_class(y_true, y_prob, num_classes: int | None = None) -> np.ndarray:
@@ -181,18 +169,23 @@ def roc_curve(y_true, scores) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """False-positive rate, true-positive rate and thresholds of a binary ROC curve.
 
     A sample counts as positive when ``score >= threshold``; the first point is
-    ``(0, 0)`` at threshold ``+inf``, the last ``(1, 1)``. Introduced in lesson 02.
+    ``(0, 0)`` at threshold ``+inf``, the last ``(1, 1)``; one point per distinct score
+    (``sklearn.metrics.roc_curve`` with ``drop_intermediate=False``). Introduced in lesson 02.
 
     Example:
         >>> fpr, tpr, thr = roc_curve([0, 1, 1], [0.2, 0.6, 0.9])
         >>> fpr.tolist(), tpr.tolist()
         ([0.0, 0.0, 0.0, 1.0], [0.0, 0.5, 1.0, 1.0])
     """
+    from sklearn.metrics import roc_curve as sklearn_roc_curve
+
     y, s = _binary_inputs(y_true, scores)
-    thresholds = np.r_[np.inf, np.unique(s)[::-1]]
-    n_pos, n_neg = max(int(y.sum()), 1), max(int((~y).sum()), 1)
-    tpr = np.array([(s[y] >= t).sum() / n_pos for t in thresholds])
-    fpr = np.array([(s[~y] >= t).sum() / n_neg for t in thresholds])
+    if y.all() or not y.any():  # scikit-learn would divide by zero: the missing class's rate stays 0
+        thresholds = np.r_[np.inf, np.unique(s)[::-1]]
+        rate = np.r_[0.0, np.ones(len(thresholds) - 1)]
+        zeros = np.zeros(len(thresholds))
+        return (zeros, rate, thresholds) if y.all() else (rate, zeros, thresholds)
+    fpr, tpr, thresholds = sklearn_roc_curve(y, s, drop_intermediate=False)
     return fpr, tpr, thresholds
 
 

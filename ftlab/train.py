@@ -25,6 +25,7 @@ from pathlib import Path
 import numpy as np
 
 from ftlab import metrics as metrics_lib
+from ftlab import splits
 from ftlab.errors import DataError, ModelError
 
 METADATA_ENTRY = "ftlab.json"
@@ -33,15 +34,22 @@ _REGISTERED_FTLAB_NAME = re.compile(r'"registered_name":\s*"(ftlab>\w+)"')
 
 
 def balanced_class_weight(labels, num_classes: int) -> dict[int, float]:
-    """Weights ``n / (k * n_c)``: each class contributes equally to the loss.
+    """Weights ``n / (k * n_c)``, so each class contributes equally to the loss (``fit(class_weight=...)``).
+
+    scikit-learn's ``compute_class_weight("balanced", ...)`` over the ``k`` classes present; a class
+    with no training labels gets weight 0 (scikit-learn would raise) and keys run over all classes.
 
     Example:
         >>> balanced_class_weight([0, 0, 0, 1], 2)
         {0: 0.6666666666666666, 1: 2.0}
     """
-    counts = np.bincount(np.asarray(labels, dtype=int), minlength=num_classes)
-    total = counts.sum()
-    return {c: (float(total / (num_classes * counts[c])) if counts[c] else 0.0) for c in range(num_classes)}
+    from sklearn.utils.class_weight import compute_class_weight
+
+    labels = np.asarray(labels, dtype=int)
+    present = np.unique(labels)
+    weights = compute_class_weight("balanced", classes=present, y=labels)
+    by_class = dict(zip(present.tolist(), weights.tolist(), strict=True))
+    return {c: float(by_class.get(c, 0.0)) for c in range(num_classes)}
 
 
 def resolve_class_weight(class_weight, labels, num_classes: int):
@@ -188,8 +196,8 @@ def selection_split(labels, groups=None, share: float = SELECTION_SPLIT, seed: i
     """Indices ``(fit, select)`` of the training data: every decision of :func:`finetune` is taken
     on ``select``, so the validation set stays a measurement.
 
-    Stratified by class (:func:`ftlab.data.images._stratified_split`); with ``groups`` (lesion ids)
-    every group lies wholly on one side (:func:`ftlab.skin.ham10000.lesion_split`).
+    Stratified by class (:func:`ftlab.splits.stratified_split`); with ``groups`` (lesion ids)
+    every group lies wholly on one side (:func:`ftlab.splits.grouped_split`).
 
     Example:
         >>> fit, select = selection_split([0, 0, 0, 0, 0, 1, 1, 1, 1, 1])
@@ -198,13 +206,9 @@ def selection_split(labels, groups=None, share: float = SELECTION_SPLIT, seed: i
     """
     labels = np.asarray(labels, dtype=int)
     if groups is not None:
-        from ftlab.skin.ham10000 import lesion_split
-
-        fit, select = lesion_split(labels, np.asarray(groups), share, seed)
+        fit, select = splits.grouped_split(labels, np.asarray(groups), share, seed)
         return np.sort(np.asarray(fit, dtype=np.int64)), np.sort(np.asarray(select, dtype=np.int64))
-    from ftlab.data.images import _stratified_split
-
-    return _stratified_split(labels, share, seed)
+    return splits.stratified_split(labels, share, seed)
 
 
 def image_dataset(images, labels, batch_size=32, shuffle=False, seed=0, augment=False):

@@ -173,3 +173,10 @@ def test_classification_report_adds_auc_and_ece_for_probabilities():
     # logits are not probabilities: no calibration figures are made up from them
     logits = np.log(np.array(p)) * 3 + 1
     assert "ece" not in metrics.classification_report(y, logits, ["a", "b", "c"])
+
+
+def test_roc_curve_with_one_class_present_stays_finite():
+    fpr, tpr, thresholds = metrics.roc_curve([0, 0, 0], [0.1, 0.5, 0.9])
+    assert fpr.tolist() == [0.0, 1.0, 1.0, 1.0] and tpr.tolist() == [0.0, 0.0, 0.0, 0.0]
+    fpr, tpr, _ = metrics.roc_curve([1, 1], [0.2, 0.3])
+    assert tpr.tolist() == [0.0, 1.0, 1.0] and fpr.tolist() == [0.0, 0.0, 0.0]

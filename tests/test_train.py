@@ -323,3 +323,13 @@ def test_softmax_head_matches_scikit_learn_logistic_regression():
     reference = LogisticRegression(C=0.5, max_iter=5000, tol=1e-10).fit(features, labels)
     ours = train._softmax_probs(features, kernel, bias)
     np.testing.assert_allclose(ours, reference.predict_proba(features), atol=2e-3)
+
+
+def test_balanced_class_weight_is_sklearns_and_gives_an_absent_class_zero():
+    from sklearn.utils.class_weight import compute_class_weight
+
+    labels = np.array([0] * 7 + [2] * 3 + [3] * 5)
+    weights = train.balanced_class_weight(labels, 4)
+    expected = compute_class_weight("balanced", classes=np.array([0, 2, 3]), y=labels)
+    assert [weights[c] for c in (0, 2, 3)] == pytest.approx(expected.tolist())
+    assert weights[1] == 0.0 and sorted(weights) == [0, 1, 2, 3]

@@ -41,7 +41,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ftlab import settings
+from ftlab import settings, splits
 from ftlab.cachefile import load_cached
 from ftlab.errors import DataError
 
@@ -775,23 +775,6 @@ def _augment_call(augment):
     return augment
 
 
-def _stratified_split(labels: np.ndarray, val_split: float, seed: int):
-    """Indices (train, val): per class, ``round(n * val_split)`` to val, at least 1 when n ≥ 2."""
-    rng = np.random.default_rng(seed)
-    train, val = [], []
-    for label in np.unique(labels):
-        members = np.flatnonzero(labels == label)
-        n_val = int(round(len(members) * val_split))
-        if val_split > 0 and len(members) >= 2:
-            n_val = min(max(n_val, 1), len(members) - 1)
-        else:
-            n_val = 0  # nothing to hold out, or a lone image: it trains
-        order = rng.permutation(members)
-        val.extend(order[:n_val].tolist())
-        train.extend(order[n_val:].tolist())
-    return np.array(sorted(train), dtype=np.int64), np.array(sorted(val), dtype=np.int64)
-
-
 def load_image_folder(
     path,
     image_size: int = 224,
@@ -877,7 +860,7 @@ def load_image_folder(
     y_all = np.array([index[name] for name in train.labels], dtype=np.int32)
 
     if val_dir is None:
-        train_idx, val_idx = _stratified_split(y_all, float(val_split), seed)
+        train_idx, val_idx = splits.stratified_split(y_all, float(val_split), seed)
         x_train, y_train = train.x[train_idx], y_all[train_idx]
         x_val, y_val = train.x[val_idx], y_all[val_idx]
         train_paths = [train.paths[i] for i in train_idx]

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ftlab import splits
 from ftlab.data.images import ImageData, ImageDecodeError, center_crop_resize, decode_image
 from ftlab.errors import DataError
 from ftlab.skin.classes import DIAGNOSES, DX_CODES
@@ -185,39 +186,8 @@ def index_images(image_dir) -> tuple[dict[str, Path], list[tuple[Path, str]]]:
 
 
 def lesion_split(labels, groups, val_split: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Indices (train, val) with every group (lesion) wholly on one side, stratified by class.
-
-    Per class, whole lesions go to validation until it holds about ``val_split`` of the class's
-    images (at least one lesion when the class has two or more).
-
-    Example:
-        >>> tr, va = lesion_split([0, 0, 0, 0, 1, 1], ["a", "a", "b", "c", "d", "e"], 0.5, seed=0)
-        >>> sorted(set(tr) | set(va)) == list(range(6)), len(set(tr) & set(va))
-        (True, 0)
-    """
-    labels = np.asarray(labels)
-    groups = np.asarray(groups)
-    rng = np.random.default_rng(seed)
-    val = []
-    group_label = {}
-    for g, y in zip(groups, labels, strict=True):  # a lesion's class: its first image's (reported if mixed)
-        group_label.setdefault(g, y)
-    for label in np.unique(labels):
-        class_groups = sorted({g for g, y in group_label.items() if y == label})
-        if len(class_groups) < 2:
-            continue
-        sizes = {g: int(np.sum(groups == g)) for g in class_groups}
-        target = max(1, int(round(sum(sizes.values()) * val_split)))
-        taken, chosen = 0, 0
-        for g in rng.permutation(class_groups):
-            if taken >= target or chosen == len(class_groups) - 1:  # training keeps at least one lesion
-                break
-            if taken > 0 and taken + sizes[g] > 1.5 * target:  # too big a lesion to top up with
-                continue
-            val.append(g)
-            taken, chosen = taken + sizes[g], chosen + 1
-    in_val = np.isin(groups, np.array(val, dtype=groups.dtype))
-    return np.flatnonzero(~in_val), np.flatnonzero(in_val)
+    """Indices (train, val) with every lesion wholly on one side: :func:`ftlab.splits.grouped_split`."""
+    return splits.grouped_split(labels, groups, val_split, seed)
 
 
 def load_ham_folder(image_dir, metadata_csv, image_size: int = 224, val_split: float = 0.2, seed: int = 42,

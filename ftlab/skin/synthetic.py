@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ftlab.skin.classes import DX_CODES, HAM10000_COUNTS, ham10000_proportions
+from ftlab.splits import stratified_three_way
 
 SYNTHETIC_TAG = "SYNTHETIC dermoscopy (ftlab generator; not real patients, not for diagnosis)"
 GENERATOR_VERSION = 3
@@ -415,22 +416,6 @@ class SkinSplits:
         size = self.x_train.shape[1] if self.x_train.ndim == 4 else "?"
         return (f"SkinSplits(train {len(self.y_train)}, val {len(self.y_val)}, test {len(self.y_test)}; "
                 f"{size} px; {self.source})")
-
-
-def stratified_three_way(labels, val_fraction: float, test_fraction: float, seed: int):
-    """Indices (train, val, test), class by class, each class represented in every split if it can be."""
-    rng = np.random.default_rng(seed)
-    labels = np.asarray(labels)
-    parts = ([], [], [])
-    for label in np.unique(labels):
-        idx = rng.permutation(np.flatnonzero(labels == label))
-        n = len(idx)
-        n_test = max(1, int(round(n * test_fraction))) if n >= 3 else 0
-        n_val = max(1, int(round(n * val_fraction))) if n >= 3 else 0
-        parts[2].append(idx[:n_test])
-        parts[1].append(idx[n_test:n_test + n_val])
-        parts[0].append(idx[n_test + n_val:])
-    return tuple(np.sort(np.concatenate(p)).astype(int) for p in parts)
 
 
 def _atomic_savez(path: Path, **arrays) -> None:

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ftlab import settings
+from ftlab import settings, splits
 from ftlab.errors import DataError, ModelError
 from ftlab.memory import PeakRSS
 from ftlab.video.reader import VideoClips
@@ -372,14 +372,9 @@ def stratified_split(labels, val_fraction: float, seed: int = 0):
     if not 0 < val_fraction < 1:
         raise DataError(f"--val-split must be between 0 and 1 (exclusive), got {val_fraction}")
     labels = np.asarray(labels)
-    rng = np.random.default_rng(seed)
-    train, val = [], []
-    for c in np.unique(labels):
-        members = rng.permutation(np.flatnonzero(labels == c))
-        if len(members) < 2:
-            raise DataError(f"class {int(c)} has {len(members)} clip(s); a validation split needs at least 2 "
-                            "per class (add clips or pass --val DIR)")
-        k = min(max(1, round(len(members) * val_fraction)), len(members) - 1)
-        val.extend(members[:k])
-        train.extend(members[k:])
-    return np.sort(np.array(train)), np.sort(np.array(val))
+    values, counts = np.unique(labels, return_counts=True)
+    if counts.min() < 2:
+        c = values[counts.argmin()]
+        raise DataError(f"class {int(c)} has {counts.min()} clip(s); a validation split needs at least 2 "
+                        "per class (add clips or pass --val DIR)")
+    return splits.stratified_split(labels, val_fraction, seed)
