@@ -11,14 +11,19 @@ import math
 
 import numpy as np
 
-_COLOURS = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-            "#bcbd22", "#17becf")
-
 
 def _plt():
     import matplotlib.pyplot as plt
 
     return plt
+
+
+def _colour(i: int) -> str:
+    """The ``i``-th colour of matplotlib's current cycle (``C0``, ``C1`` …; a style sheet changes them)."""
+    import matplotlib as mpl
+
+    colours = mpl.rcParams["axes.prop_cycle"].by_key()["color"]
+    return colours[i % len(colours)]
 
 
 def history_dict(history) -> dict:
@@ -90,7 +95,7 @@ def plot_history(history, metrics=None, title: str | None = None, axes=None, fig
         fig = axes[0].figure
     for ax, name in zip(axes, names, strict=False):
         for i, (label, hist) in enumerate(histories.items()):
-            colour = _COLOURS[i % len(_COLOURS)]
+            colour = _colour(i)
             prefix = f"{label} " if label else ""
             for key, style, suffix in ((name, "-", "train"), (f"val_{name}", "--", "validation")):
                 if key in hist and len(hist[key]):
@@ -145,7 +150,7 @@ def plot_strategy_comparison(results, metrics=("accuracy", "seconds", "forgettin
     for ax, metric in zip(axes[0], metrics, strict=True):
         values = [float(results[name].get(metric, float("nan"))) for name in names]
         y = np.arange(len(names))
-        ax.barh(y, values, color=[_COLOURS[i % len(_COLOURS)] for i in range(len(names))])
+        ax.barh(y, values, color=[_colour(i) for i in range(len(names))])
         ax.set_yticks(y, names if ax is axes[0][0] else [""] * len(names))
         ax.invert_yaxis()
         ax.set_title(labels.get(metric, metric), fontsize=10)
@@ -181,11 +186,11 @@ def plot_lr_finder(result, ax=None, title: str | None = "learning-rate finder"):
     else:
         fig = ax.figure
     ax.plot(result.learning_rates, result.losses, color="#bbbbbb", lw=1, label="batch loss")
-    ax.plot(result.learning_rates, result.smoothed, color=_COLOURS[0], lw=2, label="smoothed loss")
+    ax.plot(result.learning_rates, result.smoothed, color=_colour(0), lw=2, label="smoothed loss")
     low, high = result.good_range
-    ax.axvspan(low, high, color=_COLOURS[2], alpha=0.15, label=f"good range {low:.0e}–{high:.0e}")
-    ax.axvline(result.suggestion, color=_COLOURS[2], ls="--", label=f"steepest fall {result.suggestion:.1e}")
-    ax.axvline(result.min_loss_lr, color=_COLOURS[3], ls=":", label=f"lowest loss {result.min_loss_lr:.1e}")
+    ax.axvspan(low, high, color=_colour(2), alpha=0.15, label=f"good range {low:.0e}–{high:.0e}")
+    ax.axvline(result.suggestion, color=_colour(2), ls="--", label=f"steepest fall {result.suggestion:.1e}")
+    ax.axvline(result.min_loss_lr, color=_colour(3), ls=":", label=f"lowest loss {result.min_loss_lr:.1e}")
     ax.set_xscale("log")
     finite = result.smoothed[np.isfinite(result.smoothed)]
     if len(finite):

@@ -66,13 +66,12 @@ def _jsonable(value):
 
 
 class ProgressBar:
-    """A one-line progress display on stderr (a terminal only), usable as a Keras callback."""
+    """A one-line status display on stderr (a terminal only); :meth:`as_callback` adds tqdm's epoch bar."""
 
     line_open = False
 
     def __init__(self, enabled: bool = True):
         self.enabled = enabled and sys.stderr is not None and sys.stderr.isatty()
-        self.phase = ""
 
     def message(self, text: str) -> None:
         if self.enabled:
@@ -91,25 +90,26 @@ class ProgressBar:
             cls.line_open = False
 
     def as_callback(self):
+        """A Keras callback drawing tqdm's bar over the epochs of each ``fit``, with loss and val figures."""
         import keras
+        from tqdm import tqdm
 
         bar = self
 
         class _Callback(keras.callbacks.Callback):
             def on_train_begin(self, logs=None):
-                bar.phase = "fine-tune"
-                self.epochs = self.params.get("epochs", 0)
+                bar.end_open_line()  # the "reading ..." status line ends; the bar gets its own
+                self.epochs = tqdm(total=self.params.get("epochs", 0), desc="fine-tune", unit="epoch",
+                                   file=sys.stderr, mininterval=0)  # an epoch is slow: draw each
 
             def on_epoch_end(self, epoch, logs=None):
                 logs = logs or {}
-                figures = " ".join(
-                    f"{k} {v:.3f}" for k, v in logs.items() if k in ("loss", "val_loss", "val_accuracy")
-                )
-                width = 20
-                filled = int(width * (epoch + 1) / max(1, self.epochs))
-                bar.message(
-                    f"{bar.phase:9s} [{'#' * filled}{'.' * (width - filled)}] epoch {epoch + 1}/{self.epochs} {figures}"
-                )
+                self.epochs.set_postfix({k: f"{v:.3f}" for k, v in logs.items()
+                                         if k in ("loss", "val_loss", "val_accuracy")}, refresh=False)
+                self.epochs.update()
+
+            def on_train_end(self, logs=None):
+                self.epochs.close()
 
         return _Callback()
 

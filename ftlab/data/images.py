@@ -33,7 +33,6 @@ import json
 import os
 import sys
 import tempfile
-import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -403,9 +402,9 @@ def scan_folder(path, check_images: bool = False, min_classes: int = 2, verbose:
     skipped = list(listing.skipped)
     kept: list[tuple[Path, str]] = []
     by_hash: dict[str, list[Path]] = {}
-    progress = _Progress(len(listing.candidates), "checking images", verbose and check_images)
+    progress = _progress(len(listing.candidates), "checking images", verbose and check_images)
     for file, class_name in listing.candidates:
-        progress.step()
+        progress.update()
         try:
             data = file.read_bytes()
         except OSError as error:
@@ -470,30 +469,12 @@ def inspect_folder(path, check_images: bool = True, verbose: bool = True) -> Fol
 # Loading a folder into arrays
 
 
-class _Progress:
-    """A one-line progress bar on stderr, redrawn at most 5 times a second."""
+def _progress(total: int, label: str, enabled: bool):
+    """tqdm's one-line bar on stderr for ≥ ``_PROGRESS_MIN_FILES`` files (silent below, or when disabled)."""
+    from tqdm import tqdm
 
-    def __init__(self, total: int, label: str, enabled: bool):
-        self.total, self.label, self.done = total, label, 0
-        self.enabled = enabled and total >= _PROGRESS_MIN_FILES
-        self._last = 0.0
-
-    def step(self) -> None:
-        self.done += 1
-        if not self.enabled:
-            return
-        now = time.monotonic()
-        if now - self._last >= 0.2 or self.done == self.total:
-            self._last = now
-            filled = int(30 * self.done / self.total)
-            bar = "#" * filled + "." * (30 - filled)
-            sys.stderr.write(f"\r{self.label} [{bar}] {self.done}/{self.total}")
-            sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.enabled:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+    return tqdm(total=total, desc=label, unit="file", file=sys.stderr, mininterval=0.2,
+                disable=not (enabled and total >= _PROGRESS_MIN_FILES))
 
 
 @dataclass
@@ -598,9 +579,9 @@ def _decode_all(candidates, image_size: int, verbose: bool) -> _Decoded:
     x = np.empty((n, image_size, image_size, 3), dtype=np.uint8)
     labels, paths, hashes, skipped = [], [], [], []
     seen: dict[str, Path] = {}
-    progress = _Progress(n, "decoding images", verbose)
+    progress = _progress(n, "decoding images", verbose)
     for file, class_name in candidates:
-        progress.step()
+        progress.update()
         try:
             data = file.read_bytes()
         except OSError as error:

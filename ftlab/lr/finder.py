@@ -185,7 +185,7 @@ def find_learning_rate(model, x, y=None, batch_size: int = 32, start_lr: float =
     optimizer = getattr(model, "optimizer", None)
     if optimizer is None or not getattr(model, "compiled", False):
         raise ModelError(f"find_learning_rate: compile {model.name!r} first: model.compile(optimizer=..., loss=...)")
-    if isinstance(optimizer._learning_rate, keras.optimizers.schedules.LearningRateSchedule):
+    if isinstance(optimizer.get_config().get("learning_rate"), dict):  # a schedule serialises as a dict
         raise ModelError("find_learning_rate: the optimizer uses a learning-rate schedule; compile with a plain "
                          "learning_rate=... for the sweep")
     if not (0 < start_lr < end_lr) or num_steps < 12:
