@@ -14,7 +14,7 @@ class CheckFailed(AssertionError):
     """A lesson claim or exercise answer that does not hold."""
 
 
-def check(condition, claim: str, detail: str = "") -> bool:
+def check(condition, claim: str, detail: str = "") -> None:
     """Assert a claim made in a lesson.
 
     Args:
@@ -23,7 +23,8 @@ def check(condition, claim: str, detail: str = "") -> bool:
         detail: optional figures shown with the result (``"0.91 vs 0.55"``).
 
     Returns:
-        True when the claim holds (it prints ``✓ claim``).
+        None: a passing check prints ``✓ claim`` and nothing else, so a cell that ends with a
+        check shows no stray ``True``.
 
     Raises:
         CheckFailed: when it does not, with the claim and the detail in the message.
@@ -31,37 +32,33 @@ def check(condition, claim: str, detail: str = "") -> bool:
     Example:
         >>> check(0.9 > 0.5, "fine-tuned beats scratch", "0.90 vs 0.50")
         ✓ fine-tuned beats scratch (0.90 vs 0.50)
-        True
     """
     suffix = f" ({detail})" if detail else ""
     if not bool(condition):
         raise CheckFailed(f"✗ {claim}{suffix}")
     print(f"✓ {claim}{suffix}")
-    return True
 
 
-def check_between(value: float, low: float, high: float, claim: str) -> bool:
+def check_between(value: float, low: float, high: float, claim: str) -> None:
     """Check ``low <= value <= high`` and show the value.
 
     Example:
         >>> check_between(0.3, 0.0, 1.0, "a probability")
         ✓ a probability (0.3 in [0, 1])
-        True
     """
     ok = value is not None and not math.isnan(float(value)) and low <= value <= high
-    return check(ok, claim, f"{value:.4g} in [{low:g}, {high:g}]")
+    check(ok, claim, f"{value:.4g} in [{low:g}, {high:g}]")
 
 
-def check_greater(a: float, b: float, claim: str, margin: float = 0.0) -> bool:
+def check_greater(a: float, b: float, claim: str, margin: float = 0.0) -> None:
     """Check ``a > b + margin`` and show both numbers.
 
     Example:
         >>> check_greater(0.9, 0.5, "fine-tuning wins", margin=0.1)
         ✓ fine-tuning wins (0.9 > 0.5 + 0.1)
-        True
     """
     detail = f"{a:.4g} > {b:.4g}" + (f" + {margin:g}" if margin else "")
-    return check(float(a) > float(b) + margin, claim, detail)
+    check(float(a) > float(b) + margin, claim, detail)
 
 
 _require_answers = False
@@ -82,7 +79,7 @@ def require_answers(required: bool = True) -> None:
     _require_answers = bool(required)
 
 
-def exercise(name: str, condition, hint: str = "", *, answer=True) -> bool:
+def exercise(name: str, condition, hint: str = "", *, answer=True) -> None:
     """Check a learner's exercise answer; the failure message carries a hint, not the answer.
 
     Introduced in lesson 00. Each lesson's exercise cells start with ``answer_1 = None``; until
@@ -96,7 +93,8 @@ def exercise(name: str, condition, hint: str = "", *, answer=True) -> bool:
         answer: the learner's answer; ``None`` means "not answered yet".
 
     Returns:
-        True when solved, False when not answered yet.
+        None: the printed line says "solved" or "not answered yet" (a returned bool would also
+        show as a stray ``True``/``False`` under every exercise cell).
 
     Raises:
         CheckFailed: when the answer is wrong (or checking it raises), or when it is missing
@@ -105,17 +103,15 @@ def exercise(name: str, condition, hint: str = "", *, answer=True) -> bool:
     Example:
         >>> exercise("1.1 unfreeze stage 7", True)
         ✓ exercise 1.1 unfreeze stage 7: solved
-        True
         >>> exercise("1.2 double it", lambda: answer == 4, answer=None, hint="2 + 2")
         ○ exercise 1.2 double it: not answered yet; replace None in the cell above (hint: 2 + 2)
-        False
     """
     hint_text = f" (hint: {hint})" if hint else ""
     if answer is None:
         if _require_answers:
             raise CheckFailed(f"✗ exercise {name}: no answer (it is still None){hint_text}")
         print(f"○ exercise {name}: not answered yet; replace None in the cell above{hint_text}")
-        return False
+        return
     if callable(condition):
         try:
             condition = condition()
@@ -126,4 +122,3 @@ def exercise(name: str, condition, hint: str = "", *, answer=True) -> bool:
     if not bool(condition):
         raise CheckFailed(f"✗ exercise {name}: not solved yet{hint_text}")
     print(f"✓ exercise {name}: solved")
-    return True

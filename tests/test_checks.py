@@ -4,7 +4,7 @@ import ftlab
 
 
 def test_check_passes_with_tick(capsys):
-    assert ftlab.check(1 < 2, "one is less than two", "1 < 2")
+    assert ftlab.check(1 < 2, "one is less than two", "1 < 2") is None  # a cell ending in a check shows no True
     assert capsys.readouterr().out == "✓ one is less than two (1 < 2)\n"
 
 
@@ -15,13 +15,13 @@ def test_check_fails_loudly():
 
 
 def test_check_greater_margin():
-    assert ftlab.check_greater(0.9, 0.5, "big win", margin=0.3)
+    ftlab.check_greater(0.9, 0.5, "big win", margin=0.3)
     with pytest.raises(ftlab.CheckFailed, match="0.9 > 0.7"):
         ftlab.check_greater(0.9, 0.7, "big win", margin=0.3)
 
 
 def test_check_between_rejects_nan():
-    assert ftlab.check_between(0.5, 0, 1, "a probability")
+    ftlab.check_between(0.5, 0, 1, "a probability")
     with pytest.raises(ftlab.CheckFailed):
         ftlab.check_between(float("nan"), 0, 1, "a probability")
     with pytest.raises(ftlab.CheckFailed):
@@ -31,7 +31,7 @@ def test_check_between_rejects_nan():
 def test_exercise_hint_not_answer(capsys):
     with pytest.raises(ftlab.CheckFailed, match="hint: look at stage 7"):
         ftlab.exercise("1.1", False, hint="look at stage 7")
-    assert ftlab.exercise("1.1", True)
+    assert ftlab.exercise("1.1", True) is None  # no stray True under an exercise cell
     assert "solved" in capsys.readouterr().out
 
 
@@ -46,14 +46,15 @@ def test_import_ftlab_is_light():
 
 def test_exercise_waits_for_an_answer(capsys):
     called = []
-    assert ftlab.exercise("1.2 double it", lambda: called.append(1), answer=None, hint="2 + 2") is False
+    ftlab.exercise("1.2 double it", lambda: called.append(1), answer=None, hint="2 + 2")
     assert not called, "the check must not run before there is an answer"
     assert "○ exercise 1.2 double it: not answered yet" in capsys.readouterr().out
 
 
-def test_exercise_calls_a_check_function_once_answered():
+def test_exercise_calls_a_check_function_once_answered(capsys):
     answer = 4
-    assert ftlab.exercise("1.2 double it", lambda: answer == 2 + 2, answer=answer)
+    ftlab.exercise("1.2 double it", lambda: answer == 2 + 2, answer=answer)
+    assert "✓ exercise 1.2 double it: solved" in capsys.readouterr().out
     with pytest.raises(ftlab.CheckFailed, match="not solved yet \\(hint: 2 \\+ 2\\)"):
         ftlab.exercise("1.2 double it", lambda: answer == 5, answer=answer, hint="2 + 2")
 
@@ -69,4 +70,4 @@ def test_required_answers_make_a_missing_answer_fail():
     with pytest.raises(ftlab.CheckFailed, match="no answer"):
         ftlab.exercise("1.2 double it", lambda: True, answer=None)
     ftlab.checks.require_answers(False)
-    assert ftlab.exercise("1.2 double it", lambda: True, answer=None) is False
+    ftlab.exercise("1.2 double it", lambda: True, answer=None)  # waits again: no exception
