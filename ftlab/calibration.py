@@ -75,7 +75,8 @@ def fit_temperature(logits, labels, bounds: tuple[float, float] = (0.05, 20.0), 
     """Find the temperature ``T`` that minimises the validation negative log-likelihood.
 
     The NLL is convex in ``1/T``, so a bounded one-dimensional search over ``1/T``
-    (``scipy.optimize.minimize_scalar``, Brent's method) finds the optimum without a learning rate. Fit on *validation* data, never on the test set you report.
+    (``scipy.optimize.minimize_scalar``, Brent's method) finds the optimum without a learning
+    rate. Fit on *validation* data, never on the test set you report.
 
     Args:
         logits: validation logits ``[n, classes]`` (or :func:`logits_from_probabilities`).
