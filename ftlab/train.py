@@ -11,26 +11,33 @@ resized crops at a low learning rate, so the pretrained weights are nudged rathe
 Every decision (the L2 strength, early stopping, whether phase 2 is kept) is taken on an inner
 split of the training data; the validation set passed in is only measured, at the end, so its
 figures are an honest estimate.
+
+The pieces live beside it and are re-exported here: the head solver in :mod:`ftlab.softmax_head`,
+the ``tf.data`` pipeline in :mod:`ftlab.train_data`, the ``.keras`` file in :mod:`ftlab.modelfile`.
 """
 
 from __future__ import annotations
 
-import json
-import re
 import time
-import zipfile
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
 
 from ftlab import metrics as metrics_lib
 from ftlab import splits
-from ftlab.errors import DataError, ModelError
+from ftlab.errors import DataError
 
-METADATA_ENTRY = "ftlab.json"
-# How a .keras config.json names a class registered by ftlab (package="ftlab").
-_REGISTERED_FTLAB_NAME = re.compile(r'"registered_name":\s*"(ftlab>\w+)"')
+# Re-exported: ftlab.train stays the one public address of the recipe. finetune and _select_head
+# look fit_softmax_head up here, so a test that monkeypatches ftlab.train.fit_softmax_head reaches them.
+from ftlab.modelfile import (  # noqa: F401
+    _REGISTERED_FTLAB_NAME,
+    METADATA_ENTRY,
+    _first_sentence,
+    load_model,
+    save_model,
+)
+from ftlab.softmax_head import _log_loss, _log_softmax, _softmax_probs, fit_softmax_head  # noqa: F401
+from ftlab.train_data import image_dataset, random_resized_crop  # noqa: F401
 
 
 def balanced_class_weight(labels, num_classes: int) -> dict[int, float]:
@@ -111,83 +118,6 @@ per image), the best chosen on the inner split."""
 SELECTION_SPLIT = 0.2
 """Share of the training data (per class, or by group) held out to take every decision on."""
 
-
-def _log_softmax(logits):
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=1, keepdims=True))
-
-
-def fit_softmax_head(features, labels, num_classes: int, C: float = 1.0, sample_weight=None,
-                     max_iter: int = 300, init=None):
-    """Multinomial logistic regression fitted to its optimum by full-batch L-BFGS (scipy).
-
-    On cached features the head is a convex problem, so it is solved rather than trained: the
-    minimum of ``mean_i(w_i · cross-entropy_i) + ‖W‖² / (2 C n)`` (the bias is not penalised),
-    the same objective as scikit-learn's ``LogisticRegression(C=C)``.
-
-    Args:
-        features: float array ``(n, d)``.
-        labels: integer labels ``(n,)``.
-        num_classes: number of classes (columns of ``W``).
-        C: inverse L2 strength; larger fits the training data more closely.
-        sample_weight: optional per-image weights (class weights expanded per image).
-        max_iter: L-BFGS iteration cap.
-        init: optional ``(kernel, bias)`` to start from (a neighbouring ``C``'s solution: a warm
-            start converges in a fraction of the iterations).
-
-    Returns:
-        ``(kernel (d, k), bias (k,))``, float32: the weights of a Dense softmax layer.
-
-    Example:
-        >>> kernel, bias = fit_softmax_head(np.eye(4), [0, 1, 0, 1], 2)
-        >>> kernel.shape, bias.shape
-        ((4, 2), (2,))
-    """
-    from scipy.optimize import minimize
-    from threadpoolctl import threadpool_limits
-
-    x = np.asarray(features, dtype=np.float32)  # float32 matrix products: half the time of float64
-    # Centring is exact (the bias is not penalised: it absorbs the mean) and conditions the problem
-    # better, so L-BFGS needs fewer iterations on ReLU features, which are all positive.
-    mean = x.mean(axis=0)
-    x = x - mean
-    xt = np.ascontiguousarray(x.T)
-    y = np.asarray(labels, dtype=int)
-    n, d = x.shape
-    w = np.ones(n) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    w = w / w.sum()
-    onehot = np.eye(num_classes)[y]
-    penalty = 1.0 / (float(C) * n)
-
-    def objective(theta):
-        kernel, bias = theta[: d * num_classes].reshape(d, num_classes), theta[d * num_classes:]
-        log_p = _log_softmax((x @ kernel.astype(np.float32)).astype(np.float64) + bias)
-        loss = -np.sum(w * np.sum(onehot * log_p, axis=1)) + 0.5 * penalty * np.sum(kernel * kernel)
-        residual = (np.exp(log_p) - onehot) * w[:, None]
-        grad_kernel = (xt @ residual.astype(np.float32)).astype(np.float64) + penalty * kernel
-        return loss, np.concatenate([grad_kernel.ravel(), residual.sum(axis=0)])
-
-    start = np.zeros(d * num_classes + num_classes)
-    if init is not None:  # the bias of centred features: b + mean·W
-        start = np.concatenate([np.ravel(init[0]), np.ravel(init[1] + mean @ init[0])]).astype(np.float64)
-    # Small matrix products: one BLAS thread is faster than several fighting over 2 busy cores.
-    with threadpool_limits(1):
-        theta = minimize(objective, start, jac=True, method="L-BFGS-B",
-                         options={"maxiter": int(max_iter), "gtol": 1e-5}).x
-    kernel = theta[: d * num_classes].reshape(d, num_classes)
-    return kernel.astype("float32"), (theta[d * num_classes:] - mean @ kernel).astype("float32")
-
-
-def _softmax_probs(features, kernel, bias):
-    return np.exp(_log_softmax(np.asarray(features, dtype=np.float64) @ kernel + bias))
-
-
-def _log_loss(labels, probs, sample_weight=None) -> float:
-    picked = np.clip(probs[np.arange(len(labels)), labels], 1e-12, 1.0)
-    w = np.ones(len(labels)) if sample_weight is None else np.asarray(sample_weight, dtype=np.float64)
-    return float(-np.sum(w * np.log(picked)) / w.sum())
-
-
 def _per_image_weights(labels, weights):
     return None if weights is None else np.array([weights[int(c)] for c in labels], dtype=np.float64)
 
@@ -209,40 +139,6 @@ def selection_split(labels, groups=None, share: float = SELECTION_SPLIT, seed: i
         fit, select = splits.grouped_split(labels, np.asarray(groups), share, seed)
         return np.sort(np.asarray(fit, dtype=np.int64)), np.sort(np.asarray(select, dtype=np.int64))
     return splits.stratified_split(labels, share, seed)
-
-
-def image_dataset(images, labels, batch_size=32, shuffle=False, seed=0, augment=False):
-    """A ``tf.data`` pipeline over uint8 arrays, cast to float32 per batch (never the whole array).
-
-    With ``augment=True`` each image is a random resized crop (area 40–100 %, aspect 3:4–4:3,
-    resized back to the input side) flipped left-right half the time: the training-time
-    counterpart of :func:`ftlab.data.images.center_crop_resize`.
-    """
-    import tensorflow as tf
-
-    dataset = tf.data.Dataset.from_tensor_slices((images, np.asarray(labels, dtype="int32")))
-    if shuffle:
-        dataset = dataset.shuffle(len(images), seed=seed, reshuffle_each_iteration=True)
-    if augment:
-        side = tuple(int(v) for v in np.asarray(images).shape[1:3])
-        dataset = dataset.map(lambda x, y: (random_resized_crop(x, side, seed), y),
-                              num_parallel_calls=tf.data.AUTOTUNE)
-    dataset = dataset.batch(batch_size).map(lambda x, y: (tf.cast(x, tf.float32), y))
-    return dataset.prefetch(tf.data.AUTOTUNE)
-
-
-def random_resized_crop(image, side, seed=0, area=(0.4, 1.0), aspect=(3 / 4, 4 / 3)):
-    """One image (``uint8 (h, w, 3)`` tensor) → a random crop of it resized to ``side``, maybe flipped."""
-    import tensorflow as tf
-
-    begin, size, _ = tf.image.sample_distorted_bounding_box(
-        tf.shape(image), tf.zeros((1, 0, 4)), seed=seed, min_object_covered=0.0,
-        aspect_ratio_range=aspect, area_range=area, max_attempts=10, use_image_if_no_bounding_boxes=True,
-    )
-    crop = tf.image.resize(tf.slice(image, begin, size), side, method="bilinear")
-    crop = tf.image.random_flip_left_right(crop, seed=seed)
-    return tf.cast(tf.clip_by_value(tf.round(crop), 0, 255), tf.uint8)
-
 
 def _select_head(f_fit, y_fit, f_select, y_select, num_classes, weights):
     """Fit one head per C of :data:`HEAD_C_GRID` on ``fit``; the best on ``select`` wins
@@ -457,89 +353,3 @@ def _preprocessing() -> str:
     from ftlab.data.images import PREPROCESSING
 
     return PREPROCESSING
-
-
-def save_model(model, path, config: dict) -> Path:
-    """Save a classifier as ``.keras`` with ftlab's metadata (class names, image size) inside.
-
-    The metadata is an extra ``ftlab.json`` entry in the ``.keras`` zip, which Keras ignores,
-    so the file stays a plain Keras model and carries everything ``ftlab evaluate`` needs.
-    """
-    path = Path(path)
-    if path.suffix != ".keras":
-        raise ModelError(f"{path}: the model file name must end in .keras")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.keras")
-    try:
-        model.save(tmp)
-        with zipfile.ZipFile(tmp, "a") as archive:
-            archive.writestr(METADATA_ENTRY, json.dumps(config))
-        tmp.replace(path)
-    except BaseException:  # an interrupted save (Ctrl-C, full disk) leaves no X.keras.tmp.keras behind
-        tmp.unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _first_sentence(error: BaseException, limit: int = 120) -> str:
-    text = str(error.args[0]) if isinstance(error, KeyError) and error.args else str(error)
-    text = text.strip().splitlines()[0] if text.strip() else ""
-    text = text.split(". ")[0]
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def load_model(path):
-    """Load a classifier saved by :func:`save_model`; returns ``(model, config)``.
-
-    ftlab's own Keras layers that the file uses (e.g. ResNet-50's ``CaffePreprocessing``) are
-    registered first (:func:`ftlab.models.backbones.register_custom_objects`), so a model saved by
-    one process loads in a fresh one.
-
-    Raises:
-        ModelError: the file is missing, not a Keras model, or lacks ftlab's metadata.
-    """
-    import keras
-
-    from ftlab.models import backbones
-
-    path = Path(path)
-    if path.is_dir():
-        inside = sorted(path.glob("*.keras"))
-        example = inside[0] if inside else path / "model.keras"
-        raise ModelError(f"{path} is a folder, not a model file: pass a .keras file, e.g. {example}")
-    if not path.is_file():
-        out = path if path.suffix == ".keras" else path.with_suffix(".keras")
-        raise ModelError(f"{path}: no such model file; train one with `ftlab finetune --out {out}`")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            entries = archive.namelist()
-            config = json.loads(archive.read(METADATA_ENTRY)) if METADATA_ENTRY in entries else {}
-            keras_config = (
-                archive.read("config.json").decode("utf-8", "replace") if "config.json" in entries else ""
-            )
-        if not isinstance(config, dict):
-            raise ValueError(f"{METADATA_ENTRY} is not a JSON object")
-        backbones.register_custom_objects(_REGISTERED_FTLAB_NAME.findall(keras_config))
-        model = keras.saving.load_model(path, compile=False)
-        if "class_names" not in config:
-            output_units = int(model.output_shape[-1])
-            config["class_names"] = [str(i) for i in range(output_units)]
-            config.setdefault("image_size", int(model.input_shape[1]))
-    except (
-        zipfile.BadZipFile,
-        zipfile.LargeZipFile,
-        OSError,
-        ValueError,
-        KeyError,
-        TypeError,
-        AttributeError,
-        IndexError,
-        UnicodeDecodeError,
-    ) as error:
-        detail = _first_sentence(error)
-        raise ModelError(
-            f"{path}: cannot read this model file ({type(error).__name__}"
-            f"{': ' + detail if detail else ''}); "
-            "pass a .keras file written by `ftlab finetune --out`"
-        ) from None
-    return model, config
