@@ -126,13 +126,13 @@ _CAFFE_CLASS = None
 CUSTOM_OBJECT_MODULES = {
     "CaffePreprocessing": "ftlab.models.backbones",
     "ByteLevelTokenizer": "ftlab.text.model",
-    "FoldTime": "ftlab.video.models",
-    "UnfoldTime": "ftlab.video.models",
-    "TemporalEdgePad": "ftlab.video.models",
-    "DepthwiseConv3D": "ftlab.video.models",
-    "GridAveragePooling2D": "ftlab.video.models",
-    "FrameDifferences": "ftlab.video.models",
-    "AddPosition": "ftlab.video.models",
+    "FoldTime": "ftlab.video.clip_layers",
+    "UnfoldTime": "ftlab.video.clip_layers",
+    "TemporalEdgePad": "ftlab.video.clip_layers",
+    "DepthwiseConv3D": "ftlab.video.clip_layers",
+    "GridAveragePooling2D": "ftlab.video.clip_layers",
+    "FrameDifferences": "ftlab.video.clip_layers",
+    "AddPosition": "ftlab.video.clip_layers",
 }
 
 
