@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[1]
 BINDER = REPO / "binder"
 INDEX_URL = "/lab/tree/notebooks/index.ipynb"
 # Root requirements that only the tests and the linter use; Binder leaves them out.
-DEVELOPMENT_ONLY = {"pytest", "nbval", "ruff", "playwright"}
+DEVELOPMENT_ONLY = {"pytest", "nbval", "pytest-xdist", "execnet", "ruff", "playwright"}
 
 
 def read_requirements(path: Path) -> dict[str, Requirement]:
