@@ -75,10 +75,48 @@ def test_budget_overrun_fails_unless_only_reporting():
     assert fine.within_budget()
     assert not too_big.within_budget()
     assert not too_slow.within_budget()
-    table = run_course.markdown_table([fine, too_big, too_slow], quick=False)
-    assert "| a | ran | 1 min 40 s | 900 MiB | 1,000 MiB | ✓ |" in table
-    assert "| b | ran | 1 min 40 s | 2,000 MiB | 2,100 MiB | ✗ |" in table
-    assert "| c | ran | 9 min 00 s | 500 MiB | 600 MiB | ✗ |" in table
+    # in a 2 GiB cgroup, the budget is running to the end inside it, whatever RSS says
+    reclaimed = run_course.LessonRun("d", True, wall_s=100, kernel_peak_mib=2000, tree_peak_mib=2100,
+                                     tree_anon_peak_mib=1600, cgroup_limit_mib=2048, cgroup_peak_mib=2048,
+                                     cgroup_limit_reached=True)
+    killed = run_course.LessonRun("e", False, wall_s=100, kernel_peak_mib=2040, tree_peak_mib=2040,
+                                  error="killed for memory", cgroup_limit_mib=2048, cgroup_peak_mib=2048,
+                                  cgroup_limit_reached=True, oom_kills=1)
+    loose = run_course.LessonRun("f", True, wall_s=100, kernel_peak_mib=900, tree_peak_mib=1000,
+                                 cgroup_limit_mib=4096, cgroup_peak_mib=1000)
+    assert reclaimed.within_budget()
+    assert not killed.within_budget()
+    assert not loose.within_budget()  # a looser cgroup than the budget proves nothing
+    table = run_course.markdown_table([fine, too_big, too_slow, reclaimed, killed], quick=False)
+    assert "| a | ran | 1 min 40 s | 900 MiB | 1,000 MiB | 0 MiB | not available (needs root) | ✓ |" in table
+    assert "| b | ran | 1 min 40 s | 2,000 MiB | 2,100 MiB | 0 MiB | not available (needs root) | ✗ |" in table
+    assert "| c | ran | 9 min 00 s | 500 MiB | 600 MiB | 0 MiB | not available (needs root) | ✗ |" in table
+    assert ("| d | ran | 1 min 40 s | 2,000 MiB | 2,100 MiB | 1,600 MiB "
+            "| peak 2,048 of 2,048 MiB, limit reached (page cache reclaimed) | ✓ |") in table
+    assert "| e | **failed**: killed for memory |" in table and "**killed for memory** | ✗ |" in table
+
+
+def test_a_lesson_over_the_memory_limit_is_killed_and_reported(tmp_path):
+    """Where a memory cgroup can be made (root), a lesson over the limit dies and the run says why;
+    elsewhere the run says that no cgroup was available and measures RSS only."""
+    greedy = write_notebook(tmp_path / "00_greedy.ipynb",
+                            "import numpy as np\n\nblock = np.ones(900 * 1024 * 1024 // 8)  # 900 MiB, touched")
+    probe = run_course.MemoryLimit.create("probe", 400)
+    if probe is not None:
+        probe.remove()
+    code = run_course.main([str(greedy), "--out", str(tmp_path / "build"), "--no-html", "--memory-limit", "400"])
+    run = json.loads((tmp_path / "build" / "course.json").read_text())[0]
+    table = (tmp_path / "build" / "course.md").read_text()
+    if probe is None:
+        assert code == 0 and run["ok"] and run["cgroup_limit_mib"] is None
+        assert "not available (needs root)" in table
+    else:
+        assert code == 1 and not run["ok"]
+        assert run["oom_kills"] >= 1 and run["cgroup_limit_reached"]
+        assert run["error"] == "killed for memory: over the 400 MiB limit (1 out-of-memory kill)"
+        assert "**killed for memory**" in table
+        assert not list(run_course.MemoryLimit.V1.glob("ftlab-course-*")) + list(
+            run_course.MemoryLimit.V2.glob("ftlab-course-*"))  # the cgroups were removed
 
 
 def test_missing_lesson_is_a_clear_error(tmp_path, capsys):
