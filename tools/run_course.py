@@ -81,6 +81,15 @@ class LessonRun:
             fits = self.tree_peak_mib <= MEMORY_BUDGET_MIB
         return self.wall_s <= TIME_BUDGET_S and fits
 
+    def cgroup_summary(self) -> str:
+        """What the memory cgroup saw, for the table and the progress line."""
+        if self.cgroup_limit_mib is None:
+            return "not available (needs root)"
+        summary = f"peak {self.cgroup_peak_mib:,.0f} of {self.cgroup_limit_mib:,.0f} MiB"
+        if self.oom_kills:
+            return summary + ", **killed for memory**"
+        return summary + (", limit reached (page cache reclaimed)" if self.cgroup_limit_reached else "")
+
 
 class MemoryLimit:
     """A memory cgroup (v1 or v2) that caps a lesson's processes, as Binder's container limit does.
@@ -137,12 +146,11 @@ class MemoryLimit:
         return 0
 
     def limit_reached(self) -> bool:
-        if self.peak_mib() >= self.limit_mib - 1:
+        # the peak says it on v1 (whose failcnt stays 0 when the memory+swap limit is the one hit)
+        # and on v2 kernels with memory.peak; older v2 kernels only count "max" events
+        if self.peak_mib() >= self.limit_mib - 1 or self.oom_kills() > 0:
             return True
-        if self.version == 1:  # the swap counter counts when the memory+swap limit is the one hit
-            counts = (_read(self.path / name).strip() for name in ("memory.failcnt", "memory.memsw.failcnt"))
-            return any(int(count or 0) > 0 for count in counts) or self.oom_kills() > 0
-        return self._counter("memory.events", "max") > 0 or self.oom_kills() > 0
+        return self.version == 2 and self._counter("memory.events", "max") > 0
 
     def oom_kills(self) -> int:
         return self._counter("memory.oom_control" if self.version == 1 else "memory.events", "oom_kill")
@@ -270,15 +278,17 @@ def run_lesson(notebook: Path, out_dir: Path, quick: bool, timeout_s: float, htm
     limit = MemoryLimit.create(name, memory_limit_mib) if memory_limit_mib else None
     try:
         code, wall, kernel_peak, tree_peak, anon_peak = run_measured(command, env, log_path, timeout_s + 60, limit)
-        cgroup = (limit.peak_mib(), limit.limit_reached(), limit.oom_kills()) if limit else (0.0, False, 0)
+        cgroup_peak, limit_reached, oom_kills = (
+            (limit.peak_mib(), limit.limit_reached(), limit.oom_kills()) if limit else (0.0, False, 0)
+        )
     finally:
         if limit:
             limit.remove()
     executed = out_dir / f"{name}.ipynb"
     if code == 0:
         error = ""
-    elif cgroup[2]:
-        error = f"killed for memory: over the {memory_limit_mib:,.0f} MiB limit ({cgroup[2]} out-of-memory kill)"
+    elif oom_kills:
+        error = f"killed for memory: over the {memory_limit_mib:,.0f} MiB limit ({oom_kills} out-of-memory kill)"
     else:
         error = f"timed out after {timeout_s:.0f} s" if code == -9 else last_error(log_path)
     if html and executed.exists():
@@ -288,8 +298,9 @@ def run_lesson(notebook: Path, out_dir: Path, quick: bool, timeout_s: float, htm
                 env=env, stdout=log, stderr=subprocess.STDOUT, check=False, cwd=ROOT,
             )  # fmt: skip
     return LessonRun(name, code == 0, round(wall, 1), round(kernel_peak, 1), round(tree_peak, 1), error,
-                     round(anon_peak, 1), limit.limit_mib if limit else None, round(cgroup[0], 1), cgroup[1],
-                     cgroup[2])
+                     tree_anon_peak_mib=round(anon_peak, 1), cgroup_limit_mib=limit.limit_mib if limit else None,
+                     cgroup_peak_mib=round(cgroup_peak, 1), cgroup_limit_reached=limit_reached,
+                     oom_kills=oom_kills)
 
 
 def profile_cells(notebook: Path, quick: bool, timeout_s: float, top: int = 8) -> str:
@@ -381,17 +392,9 @@ def markdown_table(runs: list[LessonRun], quick: bool) -> str:
     ]
     for run in runs:
         result = "ran" if run.ok else f"**failed**: {run.error}"
-        if run.cgroup_limit_mib is None:
-            cgroup = "not available (needs root)"
-        else:
-            cgroup = f"peak {run.cgroup_peak_mib:,.0f} of {run.cgroup_limit_mib:,.0f} MiB"
-            if run.oom_kills:
-                cgroup += ", **killed for memory**"
-            elif run.cgroup_limit_reached:
-                cgroup += ", limit reached (page cache reclaimed)"
         lines.append(
             f"| {run.lesson} | {result} | {_minutes(run.wall_s)} | {run.kernel_peak_mib:,.0f} MiB "
-            f"| {run.tree_peak_mib:,.0f} MiB | {run.tree_anon_peak_mib:,.0f} MiB | {cgroup} "
+            f"| {run.tree_peak_mib:,.0f} MiB | {run.tree_anon_peak_mib:,.0f} MiB | {run.cgroup_summary()} "
             f"| {'✓' if run.within_budget() else '✗'} |"
         )
     total = sum(run.wall_s for run in runs)
@@ -452,10 +455,8 @@ def main(argv: list[str] | None = None) -> int:
         status = "ok" if run.ok else f"FAILED ({run.error})"
         print(
             f"  {status}: {_minutes(run.wall_s)}, peak RSS kernel {run.kernel_peak_mib:,.0f} MiB, "
-            f"tree {run.tree_peak_mib:,.0f} MiB (anonymous {run.tree_anon_peak_mib:,.0f})"
-            + (f", cgroup peak {run.cgroup_peak_mib:,.0f} MiB of {run.cgroup_limit_mib:,.0f}"
-               f"{' (limit reached, page cache reclaimed)' if run.cgroup_limit_reached else ''}"
-               if run.cgroup_limit_mib is not None else ", no memory cgroup"),
+            f"tree {run.tree_peak_mib:,.0f} MiB (anonymous {run.tree_anon_peak_mib:,.0f}), "
+            f"memory cgroup: {run.cgroup_summary()}",
             flush=True,
         )
         runs.append(run)
